@@ -1,0 +1,34 @@
+"""The few exception types raysweep raises on purpose."""
+
+from __future__ import annotations
+
+
+class RaysweepError(Exception):
+    """Base class of raysweep's own errors."""
+
+
+class InvalidSpace(RaysweepError, ValueError):
+    """A search space (or one of its domains) is malformed."""
+
+
+class MissingMetric(RaysweepError, KeyError):
+    """A trial's results never contained the metric the experiment optimises."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class ResumeMismatch(RaysweepError, ValueError):
+    """An experiment was resumed with settings that differ from the stored ones."""
+
+
+class CorruptJournal(RaysweepError):
+    """The experiment journal cannot be read (other than a torn last line)."""
+
+
+class ExperimentLocked(RaysweepError):
+    """Another live driver is already writing this experiment directory."""
+
+
+class TrialError(RaysweepError):
+    """Raised by ``fail_fast=True`` runs: carries the failing trial's traceback text."""

@@ -1,0 +1,127 @@
+"""The Searcher protocol: propose configs, learn from results.
+
+A searcher never sees Ray, the disk or the controller. It is deterministic given its seed
+and the order of calls it receives: restore rebuilds it by replaying the journal, calling
+``suggest`` for every trial created (in creation order) and ``observe`` for every result.
+Rules that make that work:
+
+* ``suggest`` returning ``None`` ("nothing now") must not change the searcher's state.
+* ``suggest`` returning ``FINISHED`` must keep returning it.
+* All randomness comes from ``self.rng`` (a ``numpy.random.Generator`` built in ``setup``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from raysweep.space import Space
+
+
+class _Finished:
+    """Sentinel: the searcher has nothing more to propose, ever."""
+
+    _instance: _Finished | None = None
+
+    def __new__(cls) -> _Finished:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "FINISHED"
+
+    def __reduce__(self):
+        return (_Finished, ())
+
+
+FINISHED = _Finished()
+
+
+class Searcher:
+    """Base class of every search algorithm.
+
+    Subclasses validate their own arguments in ``__init__`` (store them only) and build
+    their state in ``setup``. The controller calls, in order: ``setup`` once, then any
+    interleaving of ``suggest`` and ``observe``.
+
+    Attributes set by ``setup``: ``space``, ``metric``, ``mode``, ``sign`` (+1 for min,
+    -1 for max: ``sign * result[metric]`` is a loss to minimise), ``rng`` and
+    ``num_samples`` (the experiment's budget of trials, or None when unbounded).
+    """
+
+    #: True when the searcher samples grid domains itself (only the grid searcher).
+    supports_grid: bool = False
+    name: str = "searcher"
+
+    def __init__(self, *, points_to_evaluate: list[dict[str, Any]] | None = None,
+                 max_concurrent: int | None = None) -> None:
+        if points_to_evaluate is not None and not isinstance(points_to_evaluate, (list, tuple)):
+            raise TypeError(
+                f"{type(self).__name__}: points_to_evaluate must be a list of config dicts, "
+                f"got {type(points_to_evaluate).__name__}")
+        if max_concurrent is not None and (not isinstance(max_concurrent, int) or max_concurrent < 1):
+            raise ValueError(
+                f"{type(self).__name__}: max_concurrent must be an int >= 1, got {max_concurrent!r}")
+        self.points_to_evaluate = list(points_to_evaluate or [])
+        self.max_concurrent = max_concurrent
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def setup(self, space: Space, metric: str, mode: str, seed: int | np.random.SeedSequence,
+              num_samples: int | None = None) -> None:
+        """Bind the searcher to an experiment. Subclasses call ``super().setup(...)`` first."""
+        self.space = space
+        self.metric = metric
+        self.mode = mode
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.rng = np.random.default_rng(seed)
+        self.num_samples = num_samples
+        self._pending: set[str] = set()
+        self._warm: list[dict[str, Any]] = [space.complete(p, self.rng) for p in self.points_to_evaluate]
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
+        """Return a nested config for ``trial_id``, ``None`` (nothing now) or ``FINISHED``.
+
+        The base implementation handles ``points_to_evaluate`` and ``max_concurrent``, then
+        calls ``_suggest``; subclasses normally override only ``_suggest``.
+        """
+        if self.max_concurrent is not None and len(self._pending) >= self.max_concurrent:
+            return None
+        if self._warm:
+            config = self._warm.pop(0)
+        else:
+            config = self._suggest(trial_id)
+            if config is None or config is FINISHED:
+                return config
+        self._pending.add(trial_id)
+        return config
+
+    def _suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
+        raise NotImplementedError
+
+    def observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:
+        """Receive a result of ``trial_id``; ``final=True`` once, when the trial ends.
+
+        On the final call ``result`` is the trial's last result (possibly ``{}`` for a trial
+        that errored before reporting). Subclasses override ``_observe``.
+        """
+        if final:
+            self._pending.discard(trial_id)
+        self._observe(trial_id, result, final=final)
+
+    def _observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:
+        pass
+
+    # -- helpers for subclasses -----------------------------------------------------------
+    def loss(self, result: dict[str, Any]) -> float:
+        """``result[metric]`` as a finite loss to minimise (``inf`` when missing or NaN)."""
+        value = result.get(self.metric) if result else None
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            return float("inf")
+        if value != value or value in (float("inf"), float("-inf")):
+            return float("inf")
+        return self.sign * value
