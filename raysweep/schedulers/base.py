@@ -70,6 +70,14 @@ class Scheduler:
         """
         return None
 
+    def make_searcher(self):
+        """Optional: a searcher this scheduler pairs with (BOHB's KDE), used when the user
+        did not choose one. Returns None by default."""
+        return None
+
+    def validate_searcher(self, searcher) -> None:
+        """Raise ``ValueError`` naming both when this scheduler cannot work with ``searcher``."""
+
     # -- helpers for subclasses -----------------------------------------------------------
     def loss(self, result: Mapping[str, Any], key: str | None = None) -> float:
         """``result[key or metric]`` as a loss to minimise (``inf`` when missing or NaN)."""
