@@ -52,4 +52,6 @@ class Trial:
     time_total_s: float = 0.0
     node_id: str | None = None
     best_loss: float = float("inf")  # best sign-normalised metric seen (internal)
+    best_result: dict[str, Any] | None = None  # the result holding best_loss
+    created_at: float = 0.0  # wall-clock time of creation
     extra: dict[str, Any] = field(default_factory=dict)  # scheduler/controller scratch

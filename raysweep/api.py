@@ -1,0 +1,371 @@
+"""``run`` and ``restore``: validate, assemble, drive, return ``Results``."""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import inspect
+import logging
+import math
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import cloudpickle
+import numpy as np
+
+from raysweep import storage as _storage
+from raysweep.callbacks import Callback
+from raysweep.errors import ResumeMismatch
+from raysweep.execution.base import Executor
+from raysweep.execution.controller import Controller, check_resume
+from raysweep.progress import PlainReporter
+from raysweep.results import Results
+from raysweep.schedulers import make_scheduler
+from raysweep.search import make_searcher
+from raysweep.space import Space
+from raysweep.trainable import Trainable
+
+logger = logging.getLogger("raysweep")
+
+_RUN_ARGS_FILE = "run_args.pkl"
+VERSION = "0.1.0"
+
+
+def _check_objective(objective: Any) -> bool:
+    """Return whether ``objective`` is a Trainable class; raise TypeError if unusable."""
+    if isinstance(objective, type):
+        if issubclass(objective, Trainable):
+            return True
+        raise TypeError(f"objective: a class must subclass raysweep.Trainable, got "
+                        f"{objective.__name__}")
+    if not callable(objective):
+        raise TypeError(f"objective must be a callable that takes a config dict (or a "
+                        f"raysweep.Trainable subclass), got {type(objective).__name__}")
+    try:
+        signature = inspect.signature(objective)
+    except (TypeError, ValueError):
+        return False
+    try:
+        signature.bind({})
+    except TypeError:
+        name = getattr(objective, "__name__", type(objective).__name__)
+        raise TypeError(f"objective {name}{signature} cannot be called with a config dict: it "
+                        "must take the config as its only required argument") from None
+    return False
+
+
+def _check_int(name: str, value: Any, low: int, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+
+
+def _check_resources(resources: Any) -> dict[str, float]:
+    if resources is None:
+        return {"cpu": 1.0}
+    if not isinstance(resources, Mapping):
+        raise TypeError(f"resources_per_trial must be a dict such as {{'cpu': 1, 'gpu': 0.5}}, "
+                        f"got {type(resources).__name__}")
+    out: dict[str, float] = {}
+    for key, amount in resources.items():
+        if not isinstance(key, str):
+            raise TypeError(f"resources_per_trial keys must be resource names, got {key!r}")
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or \
+                not math.isfinite(amount) or amount < 0:
+            raise ValueError(f"resources_per_trial[{key!r}] must be a number >= 0, got "
+                             f"{amount!r}")
+        out[key] = float(amount)
+    out.setdefault("cpu", 1.0) if not any(k.lower() == "cpu" for k in out) else None
+    return out
+
+
+def _check_stop(stop: Any) -> None:
+    if stop is None or callable(stop):
+        return
+    if not isinstance(stop, Mapping):
+        raise TypeError(f"stop must be a dict like {{'training_iteration': 10}} or a callable "
+                        f"(trial_id, result) -> bool, got {type(stop).__name__}")
+    for key, value in stop.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"stop[{key!r}] must be a number, got {value!r}")
+
+
+def _make_executor(executor: Any, resources, max_concurrent, address) -> Executor:
+    if isinstance(executor, Executor):
+        return executor
+    if executor == "ray":
+        from raysweep.execution.ray_executor import RayExecutor  # noqa: PLC0415
+
+        return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address)
+    if executor == "inline":
+        from raysweep.execution.inline import InlineExecutor  # noqa: PLC0415
+
+        return InlineExecutor()
+    raise ValueError(f"executor must be 'ray', 'inline' or an Executor instance, got "
+                     f"{executor!r}")
+
+
+def _describe(algorithm: Any) -> str:
+    return getattr(algorithm, "name", None) or type(algorithm).__name__
+
+
+def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode: str = "min",
+        num_samples: int | None = None, search: Any = None, scheduler: Any = None,
+        seed: int | None = None, max_concurrent: int | None = None,
+        resources_per_trial: Mapping[str, float] | None = None,
+        stop: Mapping[str, float] | Any = None, time_budget_s: float | None = None,
+        name: str | None = None, storage_path: str | os.PathLike[str] | None = None,
+        resume: bool = False, address: str | None = None, verbose: int = 1,
+        executor: Any = "ray", max_failures: int = 0, trial_timeout_s: float | None = None,
+        keep_checkpoints: int = 2, fail_fast: bool = False, scope: str = "last",
+        callbacks: list[Callback] | None = None) -> Results:
+    """Tune ``objective`` over ``space`` and return every trial's results.
+
+    Args:
+        objective: ``f(config)`` returning a number, a dict of metrics, or calling
+            ``raysweep.report(...)`` once per iteration; or a ``raysweep.Trainable`` class.
+        space: A dict of domains (``rs.uniform(0, 1)``), scipy.stats distributions, lists
+            (categorical) and constants; nested dicts and conditional ``rs.choice`` of dicts.
+        metric: The reported key to optimise (a returned number is recorded under it).
+        mode: ``"min"`` or ``"max"``.
+        num_samples: Trials to run (random/model-based search; default 10), or how many
+            times to repeat the grid (grid search; default 1).
+        search: A name (``"random"``, ``"grid"``, ``"sobol"``, ``"tpe"``, ``"gp"``,
+            ``"evolution"``, ``"pso"``) or a ``raysweep.search`` object. Default: grid when
+            the space has ``rs.grid`` domains, else random (or the scheduler's own, for BOHB).
+        scheduler: A name (``"fifo"``, ``"asha"``, ``"hyperband"``, ``"median"``, ``"pbt"``,
+            ``"bohb"``) or a ``raysweep.schedulers`` object. Default FIFO.
+        seed: Seeds every random choice; the same seed gives the same configs.
+        max_concurrent: Trials running at once (default: what the resources allow).
+        resources_per_trial: e.g. ``{"cpu": 1, "gpu": 0.5, "my_resource": 1}``.
+        stop: ``{"training_iteration": 10}`` or ``{metric: threshold}`` (reached in the
+            direction of ``mode``) or ``f(trial_id, result) -> bool``; ends single trials.
+        time_budget_s: Wall-clock budget of this run; running trials are stopped at it.
+        name: Experiment name (default: a timestamp); the directory is storage_path/name.
+        storage_path: Where experiments live (default ``~/raysweep_results``).
+        resume: Continue the experiment ``name`` if it exists (finished trials are kept,
+            unfinished ones restart from their last checkpoint).
+        address: A Ray cluster to join (``"auto"``, ``"ray://..."``); also ``RAY_ADDRESS``.
+        verbose: 0 silent, 1 progress lines and a summary, 2 also a line per finished trial.
+        executor: ``"ray"`` (default), ``"inline"`` (in-process, one trial at a time, for
+            debugging) or an ``Executor``.
+        max_failures: Retries of a trial whose worker process died.
+        trial_timeout_s: Stop (as ERROR) a trial that runs longer than this.
+        keep_checkpoints: Checkpoints kept per trial (the latest is always kept).
+        fail_fast: Stop the run at the first trial error and raise it.
+        scope: ``"last"`` compares each trial's last result; ``"all"`` its best one.
+        callbacks: ``raysweep.Callback`` objects.
+
+    Returns:
+        Results: ``.dataframe()``, ``.history()``, ``.best_config``, ``.best_result``, ...
+
+    Example:
+        >>> import raysweep as rs
+        >>> results = rs.run(lambda c: (c["x"] - 3) ** 2, {"x": rs.uniform(-10, 10)},
+        ...                  metric="loss", mode="min", num_samples=50)  # doctest: +SKIP
+    """
+    # ---- validate everything before any trial starts
+    objective_is_class = _check_objective(objective)
+    if not isinstance(space, Mapping):
+        raise TypeError(f"space must be a dict of parameter names to domains, got "
+                        f"{type(space).__name__}")
+    if not isinstance(metric, str) or not metric:
+        raise TypeError(f"metric must be a non-empty string, got {metric!r}")
+    if mode not in ("min", "max"):
+        raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+    if scope not in ("last", "all"):
+        raise ValueError(f"scope must be 'last' or 'all', got {scope!r}")
+    _check_int("num_samples", num_samples, 1)
+    _check_int("max_concurrent", max_concurrent, 1)
+    _check_int("max_failures", max_failures, 0, allow_none=False)
+    _check_int("keep_checkpoints", keep_checkpoints, 1, allow_none=False)
+    _check_int("verbose", verbose, 0, allow_none=False)
+    _check_positive("time_budget_s", time_budget_s)
+    _check_positive("trial_timeout_s", trial_timeout_s)
+    if seed is not None:
+        _check_int("seed", seed, 0)
+    _check_stop(stop)
+    resources = _check_resources(resources_per_trial)
+    parsed_space = Space(space)
+    scheduler_obj = copy.deepcopy(make_scheduler(scheduler))
+    if search is None:
+        paired = scheduler_obj.make_searcher()
+        searcher_obj = paired if paired is not None else make_searcher(
+            "grid" if parsed_space.has_grid else "random")
+    else:
+        searcher_obj = copy.deepcopy(make_searcher(search))
+    scheduler_obj.validate_searcher(searcher_obj)
+    if num_samples is None:
+        num_samples = 1 if searcher_obj.supports_grid else 10
+    callbacks = list(callbacks or [])
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(f"callbacks must be raysweep.Callback instances, got "
+                            f"{type(callback).__name__}")
+    if resume and name is None:
+        raise ValueError("resume=True needs the name= of the experiment to continue")
+    if name is not None and (not isinstance(name, str) or not name or os.sep in name):
+        raise ValueError(f"name must be a non-empty string without {os.sep!r}, got {name!r}")
+
+    # ---- experiment directory
+    root = os.path.abspath(os.path.expanduser(
+        os.fspath(storage_path) if storage_path is not None else _storage.default_storage_path()))
+    if name is None:
+        stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+        name = f"sweep_{stamp}"
+        suffix = 1
+        while os.path.exists(os.path.join(root, name)):
+            suffix += 1
+            name = f"sweep_{stamp}_{suffix}"
+    path = os.path.join(root, name)
+    directory = _storage.ExperimentDir(path)
+    existing = _storage.is_experiment_dir(path)
+    if existing and not resume:
+        raise ValueError(f"experiment {path!r} already exists; pass resume=True to continue "
+                         "it, or choose another name")
+    stored = _storage.read_settings(path) if existing else None
+    if stored is not None and seed is None:
+        seed = stored.get("seed")
+    if seed is None:
+        seed = secrets.randbits(31)
+    settings = {
+        "version": VERSION, "format": _storage.FORMAT_VERSION, "name": name, "metric": metric,
+        "mode": mode, "scope": scope, "num_samples": num_samples,
+        "space": parsed_space.to_json(), "search": _describe(searcher_obj),
+        "scheduler": _describe(scheduler_obj), "seed": int(seed),
+        "resources_per_trial": resources, "max_failures": max_failures,
+        "created": _dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    if stored is not None:
+        check_resume(settings, stored)
+        if stored.get("seed") != settings["seed"]:
+            raise ResumeMismatch(f"cannot resume: seed changed (stored {stored.get('seed')}, "
+                                 f"now {seed})")
+        settings["created"] = stored.get("created", settings["created"])
+
+    # ---- assemble
+    searcher_template = copy.deepcopy(searcher_obj)
+    scheduler_template = copy.deepcopy(scheduler_obj)
+    root_seq = np.random.SeedSequence(int(seed))
+    search_seed, scheduler_seed = root_seq.spawn(2)
+    searcher_obj.setup(parsed_space, metric, mode, search_seed, num_samples)
+    scheduler_obj.setup(metric, mode, scheduler_seed)
+    executor_obj = _make_executor(executor, resources, max_concurrent, address)
+
+    directory.lock()
+    try:
+        directory.write_settings(settings)
+        try:
+            _storage.atomic_write(os.path.join(path, _RUN_ARGS_FILE), cloudpickle.dumps({
+                "space": space, "search": searcher_template, "scheduler": scheduler_template,
+                "stop": stop, "metric": metric, "mode": mode, "num_samples": num_samples,
+                "resources_per_trial": resources_per_trial, "max_concurrent": max_concurrent,
+                "max_failures": max_failures, "keep_checkpoints": keep_checkpoints,
+                "scope": scope, "seed": int(seed), "trial_timeout_s": trial_timeout_s}))
+        except Exception as exc:  # noqa: BLE001 - restore() then needs the arguments again
+            logger.debug("raysweep: run arguments not picklable (%s); rs.restore() will need "
+                         "them passed again", exc)
+        events = list(_storage.read_journal(path)) if existing else []
+        directory.open_journal()
+        reporter = PlainReporter(metric=metric, mode=mode, verbose=verbose,
+                                 total=None if searcher_obj.supports_grid else num_samples)
+        controller = Controller(
+            executor=executor_obj, searcher=searcher_obj, scheduler=scheduler_obj,
+            metric=metric, mode=mode,
+            num_samples=None if searcher_obj.supports_grid else num_samples,
+            storage=directory, time_budget_s=time_budget_s, max_failures=max_failures,
+            trial_timeout_s=trial_timeout_s, keep_checkpoints=keep_checkpoints,
+            fail_fast=fail_fast, callbacks=callbacks, reporter=reporter,
+            objective_is_class=objective_is_class)
+        if events:
+            controller.replay(events)
+        directory.append({"e": "session", "kind": "start", "t": round(executor_obj.wall_time(), 3)})
+        executor_obj.setup(objective, metric=metric, mode=mode, stop=stop)
+        interrupted = False
+        try:
+            controller.run()
+        except KeyboardInterrupt:
+            interrupted = True
+            directory.append({"e": "session", "kind": "interrupted",
+                              "t": round(executor_obj.wall_time(), 3)})
+            directory.flush(sync=True)
+            print(f"\n[raysweep] interrupted; state saved in {path}\n[raysweep] resume with "
+                  f"raysweep.run(..., name={name!r}, storage_path={root!r}, resume=True) "
+                  f"or raysweep.restore({path!r}, objective)", file=sys.stderr)
+            raise
+        finally:
+            executor_obj.shutdown()
+            if not interrupted:
+                directory.append({"e": "session", "kind": "end",
+                                  "t": round(executor_obj.wall_time(), 3)})
+            results = Results(controller.trials.values(), metric=metric, mode=mode, scope=scope,
+                              path=path, settings=settings, schedules=controller.state.schedules)
+            try:
+                directory.write_results_csv(results.dataframe())
+            except Exception as exc:  # noqa: BLE001 - the journal still has everything
+                logger.warning("raysweep: could not write results.csv: %s", exc)
+    finally:
+        directory.close()
+    for callback in callbacks:
+        callback.on_experiment_end(results)
+    _summarise(results, verbose)
+    return results
+
+
+def _summarise(results: Results, verbose: int) -> None:
+    errors = results.errors
+    if errors:
+        first_id, first_text = next(iter(errors.items()))
+        logger.warning("raysweep: %d of %d trials failed; first failure (trial %s):\n%s",
+                       len(errors), len(results), first_id, first_text)
+    if verbose < 1:
+        return
+    counts = ", ".join(f"{v} {k}" for k, v in results.status_counts().items())
+    print(f"[raysweep] {len(results)} trials ({counts}); results in {results.path}")
+    best = results.best_trial
+    if best is not None:
+        print(f"[raysweep] best {results.metric}={results.best_result.get(results.metric)!r} "
+              f"(trial {best.trial_id}) config={best.config}")
+    if errors:
+        first_id, first_text = next(iter(errors.items()))
+        print(f"[raysweep] {len(errors)} trial(s) failed; first failure, trial {first_id}:\n"
+              f"{first_text}", file=sys.stderr)
+
+
+def restore(path: str | os.PathLike[str], objective: Any, **overrides: Any) -> Results:
+    """Continue the experiment stored at ``path`` (same as ``run(..., resume=True)``).
+
+    The space, searcher, scheduler and other settings are read back from the experiment
+    directory; ``overrides`` replace any of them (e.g. ``num_samples=200`` to extend it).
+    Only restore directories you trust: the stored settings are unpickled.
+
+    Example:
+        >>> import raysweep as rs
+        >>> results = rs.restore("~/raysweep_results/svc", train)  # doctest: +SKIP
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    args_file = os.path.join(path, _RUN_ARGS_FILE)
+    if not os.path.isfile(args_file):
+        raise FileNotFoundError(f"{path!r} has no stored run arguments ({_RUN_ARGS_FILE}); "
+                                "call raysweep.run(..., name=..., resume=True) with the "
+                                "original space instead")
+    with open(args_file, "rb") as handle:
+        kwargs = cloudpickle.load(handle)
+    space = overrides.pop("space", kwargs.pop("space"))
+    kwargs.update(overrides)
+    kwargs["name"] = os.path.basename(path)
+    kwargs["storage_path"] = os.path.dirname(path)
+    kwargs["resume"] = True
+    return run(objective, space, **kwargs)

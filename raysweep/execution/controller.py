@@ -1,0 +1,526 @@
+"""The driver loop, readable top to bottom: launch, poll, judge, persist. No ray here.
+
+One iteration of ``Controller.run``:
+  1. fill free worker slots: restarts first, then whatever the scheduler asks
+     (a new trial from the searcher, a paused trial to resume, a PBT fork);
+  2. poll the executor for every ready event (reports, trial ends, lost workers);
+  3. feed results to the scheduler (decisions go back to the workers) and the searcher;
+  4. journal everything (one write per iteration) and enforce budgets and timeouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import warnings
+from collections import deque
+from typing import Any
+
+from raysweep import storage as _storage
+from raysweep.decisions import Decision, Fork, New, Resume, Wait
+from raysweep.errors import MissingMetric, ResumeMismatch, TrialError
+from raysweep.results import JournalState, metric_loss
+from raysweep.search.base import FINISHED
+from raysweep.trial import Trial, TrialStatus
+
+logger = logging.getLogger("raysweep")
+
+_FINISHED = (TrialStatus.TERMINATED, TrialStatus.ERROR)
+
+
+class Controller:
+    """Drives one experiment. Everything it needs is passed in; it returns nothing but state."""
+
+    def __init__(self, *, executor, searcher, scheduler, metric: str, mode: str,
+                 num_samples: int | None, storage: _storage.ExperimentDir | None,
+                 time_budget_s: float | None = None, max_failures: int = 0,
+                 trial_timeout_s: float | None = None, keep_checkpoints: int = 2,
+                 fail_fast: bool = False, callbacks: list | None = None,
+                 reporter=None, objective_is_class: bool = False) -> None:
+        self.executor = executor
+        self.searcher = searcher
+        self.scheduler = scheduler
+        self.metric = metric
+        self.mode = mode
+        self.num_samples = num_samples
+        self.storage = storage
+        self.time_budget_s = time_budget_s
+        self.max_failures = max_failures
+        self.trial_timeout_s = trial_timeout_s
+        self.keep_checkpoints = keep_checkpoints
+        self.fail_fast = fail_fast
+        self.callbacks = list(callbacks or [])
+        self.reporter = reporter
+        self.objective_is_class = objective_is_class
+        self.state = JournalState(metric, mode)
+        self.trials = self.state.trials
+        self._restart: deque[str] = deque()
+        self._active: set[str] = set()  # trials handed to the executor and not yet ended
+        self._created = 0
+        self._checkpoints: dict[str, list[int]] = {}
+        self._deadline: float | None = None
+        self._budget_hit = False
+        self._warned: set[str] = set()
+        self._fatal: BaseException | None = None
+        self._stopping: set[str] = set()
+
+    # ---------------------------------------------------------------------------- replay
+    def replay(self, events: list[dict[str, Any]]) -> None:
+        """Rebuild trials, searcher and scheduler from a journal (restore).
+
+        Searcher and scheduler see the same calls in the same order as in the original run;
+        unfinished trials are queued to restart from their last checkpoint, and their reports
+        after that checkpoint are dropped (they will be produced again).
+        """
+        final_segment = self._unfinished_tails(events)
+        for number, event in enumerate(events):
+            kind = event["e"]
+            trial_id = event.get("id")
+            if kind == "r" and number in final_segment:
+                continue
+            if kind == "new":
+                launch = self.scheduler.next_launch(self.trials, exhausted=self._exhausted())
+                if not isinstance(launch, New):
+                    self._replay_warning(f"scheduler returned {launch!r} where the journal "
+                                         f"shows a new trial {trial_id}")
+                suggested = self.searcher.suggest(trial_id)
+                if isinstance(suggested, dict) and suggested != event["c"]:
+                    self._replay_warning(f"searcher proposed a different config for trial "
+                                         f"{trial_id} on replay; keeping the journaled one")
+                trial = self.state.apply(event)
+                self._created += 1
+                self.scheduler.on_trial_add(trial)
+                continue
+            if kind == "finished":
+                self.state.apply(event)
+                continue
+            trial = self.trials.get(trial_id) if trial_id else None
+            if trial is None:
+                continue
+            if kind == "r":
+                result = dict(event["r"])
+                self.state.apply(event)
+                if event.get("ck"):
+                    self._checkpoints.setdefault(trial_id, []).append(trial.iteration)
+                result["trial_id"] = trial_id
+                self.searcher.observe(trial_id, result, final=False)
+                if trial.status is TrialStatus.RUNNING:
+                    self.scheduler.on_result(trial, result)
+            elif kind == "s":
+                self.state.apply(event)
+                if trial.status in _FINISHED:
+                    self._complete_algorithms(trial)
+            elif kind == "ck":
+                self.state.apply(event)
+                self._checkpoints.setdefault(trial_id, []).append(event["i"])
+            elif kind in ("resume", "fork"):
+                self.scheduler.next_launch(self.trials, exhausted=self._exhausted())
+                self.state.apply(event)
+            else:
+                self.state.apply(event)
+        if self.storage is not None:  # checkpoints on disk are the truth
+            for trial_id in self.trials:
+                found = _storage.list_checkpoints(self.storage.path, trial_id)
+                self._checkpoints[trial_id] = found
+                trial = self.trials[trial_id]
+                if trial.checkpoint_iteration is not None and \
+                        trial.checkpoint_iteration not in found:
+                    trial.checkpoint_iteration = found[-1] if found else None
+        for trial in self.trials.values():
+            if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
+                trial.status = TrialStatus.PENDING
+                self._restart.append(trial.trial_id)
+
+    @staticmethod
+    def _unfinished_tails(events: list[dict[str, Any]]) -> set[int]:
+        """Indexes of reports that an unfinished trial will produce again after restore."""
+        status: dict[str, str] = {}
+        segment_start: dict[str, int] = {}
+        last_ck: dict[str, int | None] = {}
+        reports: dict[str, list[tuple[int, int]]] = {}
+        for number, event in enumerate(events):
+            kind, trial_id = event["e"], event.get("id")
+            if kind == "new":
+                status[trial_id] = "RUNNING"
+                segment_start[trial_id] = number
+                last_ck[trial_id] = None
+            elif kind == "s":
+                status[trial_id] = event["s"]
+            elif kind in ("resume", "fork", "restart"):
+                status[trial_id] = "RUNNING"
+                segment_start[trial_id] = number
+                if kind == "fork":
+                    last_ck[trial_id] = event.get("ci")
+            elif kind == "ck":
+                last_ck[trial_id] = event["i"]
+            elif kind == "r":
+                iteration = event["r"].get("training_iteration", 0)
+                if event.get("ck"):
+                    last_ck[trial_id] = iteration
+                reports.setdefault(trial_id, []).append((number, iteration))
+        drop: set[int] = set()
+        for trial_id, state in status.items():
+            if state not in ("RUNNING", "PENDING"):
+                continue
+            keep_upto = last_ck.get(trial_id) or 0
+            for number, iteration in reports.get(trial_id, []):
+                if number > segment_start[trial_id] and iteration > keep_upto:
+                    drop.add(number)
+        return drop
+
+    def _replay_warning(self, text: str) -> None:
+        if "replay" not in self._warned:
+            self._warned.add("replay")
+            warnings.warn(f"raysweep restore: {text}", stacklevel=2)
+
+    # ------------------------------------------------------------------------------- run
+    def run(self) -> None:
+        if self.time_budget_s is not None:
+            self._deadline = self.executor.now() + self.time_budget_s
+        for trial_id in list(self._restart):
+            trial = self.trials[trial_id]
+            self._journal({"e": "restart", "id": trial_id, "i": trial.checkpoint_iteration or 0,
+                           "why": "restore", "n": trial.num_failures})
+            trial.iteration = trial.checkpoint_iteration or 0
+            trial.last_result = None
+        try:
+            while True:
+                launched = self._launch()
+                if not self._active:
+                    if launched:
+                        continue
+                    if (self._restart or not self._exhausted()) and \
+                            self.executor.waiting_for_workers():
+                        self.executor.poll(0.2)  # workers are starting; nothing to lose
+                        continue
+                    break
+                events = self.executor.poll(self._poll_timeout())
+                for event in events:
+                    self._handle(event)
+                    if self._fatal is not None:
+                        raise self._fatal
+                self._check_timeouts()
+                self._check_budget()
+                self._flush()
+                if self.reporter is not None:
+                    self.reporter.update(self)
+        finally:
+            self._flush(sync=True)
+        self._finish_paused()
+        self._flush(sync=True)
+
+    def _poll_timeout(self) -> float:
+        timeout = 1.0
+        now = self.executor.now()
+        if self._deadline is not None and not self._budget_hit:
+            timeout = min(timeout, max(0.0, self._deadline - now))
+        if self.trial_timeout_s is not None:
+            timeout = min(timeout, max(0.05, self.trial_timeout_s / 4))
+        return timeout
+
+    # ---------------------------------------------------------------------------- launch
+    def _exhausted(self) -> bool:
+        if self._budget_hit or self.state.searcher_finished:
+            return True
+        return self.num_samples is not None and self._created >= self.num_samples
+
+    def _launch(self) -> bool:
+        """Fill free slots. Returns whether anything was started."""
+        started = False
+        while self.executor.free_slots() > 0:
+            if self._restart:
+                trial = self.trials[self._restart.popleft()]
+                self._start(trial)
+                started = True
+                continue
+            if self._budget_hit:
+                break
+            exhausted = self._exhausted()
+            launch = self.scheduler.next_launch(self.trials, exhausted=exhausted)
+            if isinstance(launch, Wait):
+                break
+            if isinstance(launch, New):
+                if exhausted:
+                    break
+                trial_id = f"{self._created:05d}"
+                config = self.searcher.suggest(trial_id)
+                if config is None:
+                    break
+                if config is FINISHED:
+                    self.state.searcher_finished = True
+                    self._journal({"e": "finished"})
+                    continue
+                trial = self.state.apply({"e": "new", "id": trial_id, "c": config,
+                                          "t": self.executor.wall_time()})
+                trial.status = TrialStatus.PENDING
+                self._created += 1
+                self._journal({"e": "new", "id": trial_id, "c": config,
+                               "t": round(trial.created_at, 3)})
+                self.scheduler.on_trial_add(trial)
+                self._start(trial)
+            elif isinstance(launch, Resume):
+                trial = self._paused(launch.trial_id, "Resume")
+                self._journal({"e": "resume", "id": trial.trial_id})
+                trial.iteration = trial.checkpoint_iteration or 0
+                self._start(trial)
+            elif isinstance(launch, Fork):
+                trial = self._paused(launch.trial_id, "Fork")
+                parent = self.trials.get(launch.parent_id)
+                if parent is None:
+                    raise RuntimeError(f"scheduler forked from unknown trial {launch.parent_id!r}")
+                donor_iteration = parent.checkpoint_iteration
+                if donor_iteration is None:
+                    self._warn_once("fork", f"trial {trial.trial_id} clones trial {parent.trial_id}"
+                                    " which has no checkpoint: it restarts from scratch (report "
+                                    "checkpoints from the objective for PBT to exploit)")
+                event = {"e": "fork", "id": trial.trial_id, "p": parent.trial_id,
+                         "c": launch.config, "i": donor_iteration or 0, "ci": donor_iteration}
+                self._journal(event)
+                self.state.apply(event)
+                trial.status = TrialStatus.PENDING
+                payload = self._payload(parent.trial_id, donor_iteration)
+                self._start(trial, payload=payload, from_parent=True)
+            else:  # pragma: no cover - protocol misuse
+                raise TypeError(f"scheduler.next_launch returned {launch!r}")
+            started = True
+        return started
+
+    def _paused(self, trial_id: str, what: str) -> Trial:
+        trial = self.trials.get(trial_id)
+        if trial is None or trial.status is not TrialStatus.PAUSED:
+            status = None if trial is None else trial.status.value
+            raise RuntimeError(f"scheduler asked to {what} trial {trial_id!r} whose status is "
+                               f"{status}; only PAUSED trials can be resumed or forked")
+        return trial
+
+    def _payload(self, trial_id: str, iteration: int | None):
+        if iteration is None or self.storage is None:
+            return None
+        return _storage.read_checkpoint_payload(self.storage.path, trial_id, iteration)
+
+    def _start(self, trial: Trial, payload=None, from_parent: bool = False) -> None:
+        if not from_parent:
+            payload = self._payload(trial.trial_id, trial.checkpoint_iteration)
+            if payload is None:
+                if trial.iteration and not self.objective_is_class:
+                    self._warn_once("scratch", f"trial {trial.trial_id} has no checkpoint and "
+                                    "restarts from scratch (report checkpoint=... from the "
+                                    "objective to resume where it stopped)")
+                trial.iteration = 0
+        start_iteration = trial.iteration if payload is not None else 0
+        trial.iteration = start_iteration
+        trial.status = TrialStatus.RUNNING
+        blocking = self.scheduler.blocking_iterations(trial)
+        blocking = None if blocking is None else tuple(sorted(blocking))
+        self.executor.start(trial.trial_id, trial.config, payload, start_iteration,
+                            trial.time_total_s, blocking)
+        self._active.add(trial.trial_id)
+        for callback in self.callbacks:
+            callback.on_trial_start(trial)
+
+    # ---------------------------------------------------------------------------- events
+    def _handle(self, event: tuple) -> None:
+        kind = event[0]
+        if kind == "r":
+            self._on_report(event[1], event[2], event[3], event[4])
+        elif kind == "e":
+            self._on_end(event[1], event[2], event[3], event[4])
+        elif kind == "lost":
+            self._on_lost(event[1], event[2], event[3])
+
+    def _on_report(self, trial_id: str, result: dict, payload, waiting: bool) -> None:
+        trial = self.trials[trial_id]
+        if trial.node_id is None:
+            trial.node_id = self.executor.node_of(trial_id)
+        loss_known = self.metric in result
+        self.state.record_result(trial, result)
+        line: dict[str, Any] = {"e": "r", "id": trial_id, "r": result}
+        if payload is not None:
+            self._save_checkpoint(trial, payload)
+            line["ck"] = 1
+        self._journal(line)
+        result = dict(result)
+        result["trial_id"] = trial_id
+        for callback in self.callbacks:
+            callback.on_trial_result(trial, result)
+        if trial_id in self._stopping:
+            if waiting:
+                self.executor.decide(trial_id, "STOP")
+            return
+        if not loss_known and self.scheduler.requires_metric:
+            self._fatal = MissingMetric(
+                f"trial {trial_id} reported {sorted(k for k in result if k != 'trial_id')} "
+                f"but not the metric {self.metric!r}; the scheduler "
+                f"{type(self.scheduler).__name__} needs it in every result")
+            if waiting:
+                self.executor.decide(trial_id, "STOP")
+            return
+        self.searcher.observe(trial_id, result, final=False)
+        try:
+            decision = self.scheduler.on_result(trial, result)
+        except MissingMetric as exc:
+            self._fatal = exc
+            if waiting:
+                self.executor.decide(trial_id, "STOP")
+            return
+        if decision is Decision.CONTINUE:
+            if waiting:
+                self.executor.decide(trial_id, "CONTINUE")
+            return
+        self._stopping.add(trial_id)
+        trial.extra["pending"] = decision.value
+        self.executor.decide(trial_id, decision.value)
+
+    def _save_checkpoint(self, trial: Trial, payload, iteration: int | None = None) -> None:
+        if self.storage is None:
+            return
+        iteration = trial.iteration if iteration is None else iteration
+        self.storage.write_checkpoint(trial.trial_id, iteration, payload)
+        trial.checkpoint_iteration = iteration
+        kept = self._checkpoints.setdefault(trial.trial_id, [])
+        if iteration not in kept:
+            kept.append(iteration)
+        while len(kept) > self.keep_checkpoints:
+            old = kept.pop(0)
+            if old != trial.checkpoint_iteration and not self._needed(trial.trial_id, old):
+                self.storage.delete_checkpoint(trial.trial_id, old)
+
+    def _needed(self, trial_id: str, iteration: int) -> bool:
+        """A checkpoint another trial is about to start from (a PBT donor's)."""
+        return False
+
+    def _on_end(self, trial_id: str, kind: str, info, payload) -> None:
+        trial = self.trials[trial_id]
+        self._active.discard(trial_id)
+        self._stopping.discard(trial_id)
+        pending = trial.extra.pop("pending", None)
+        if kind == "cancelled":
+            if self._budget_hit:
+                self._set_status(trial, TrialStatus.TERMINATED)
+            else:
+                trial.status = TrialStatus.PENDING
+                self._restart.append(trial_id)
+            return
+        if kind == "error":
+            trial.error = info
+            self._set_status(trial, TrialStatus.ERROR, error=info)
+            if self.fail_fast:
+                self._fatal = TrialError(f"trial {trial_id} failed (fail_fast=True):\n{info}")
+            return
+        if kind == "paused" or (kind == "stopped" and pending == "PAUSE"):
+            if payload is not None:
+                self._save_checkpoint(trial, payload)
+                self._journal({"e": "ck", "id": trial_id, "i": trial.iteration})
+            self._set_status(trial, TrialStatus.PAUSED)
+            return
+        if trial.last_result is None or self.metric not in (trial.last_result or {}):
+            if not any(self.metric in (r or {}) for r in (trial.best_result, trial.last_result)):
+                reported = sorted(k for k in (trial.last_result or {})
+                                  if k not in ("training_iteration", "time_total_s",
+                                               "time_this_iter_s"))
+                message = (f"trial {trial_id} never reported the metric {self.metric!r}; it "
+                           f"reported {reported}. Pass metric= one of those, or report "
+                           f"{self.metric!r}.")
+                self._set_status(trial, TrialStatus.ERROR, error=message)
+                self._fatal = MissingMetric(message)
+                return
+        self._set_status(trial, TrialStatus.TERMINATED)
+
+    def _on_lost(self, trial_id: str, reason: str, counts: bool) -> None:
+        trial = self.trials[trial_id]
+        self._active.discard(trial_id)
+        self._stopping.discard(trial_id)
+        trial.extra.pop("pending", None)
+        if counts:
+            trial.num_failures += 1
+        if counts and trial.num_failures > self.max_failures:
+            message = f"{reason} (failed {trial.num_failures} time(s); max_failures=" \
+                      f"{self.max_failures})"
+            self._set_status(trial, TrialStatus.ERROR, error=message)
+            if self.fail_fast:
+                self._fatal = TrialError(f"trial {trial_id} failed (fail_fast=True): {message}")
+            return
+        restart_from = trial.checkpoint_iteration or 0
+        self._journal({"e": "restart", "id": trial_id, "i": restart_from, "why": "failure",
+                       "n": trial.num_failures})
+        trial.iteration = restart_from
+        trial.status = TrialStatus.PENDING
+        self._restart.append(trial_id)
+
+    def _set_status(self, trial: Trial, status: TrialStatus, error: str | None = None) -> None:
+        trial.status = status
+        line: dict[str, Any] = {"e": "s", "id": trial.trial_id, "s": status.value,
+                                "t": round(self.executor.wall_time(), 3)}
+        if error is not None:
+            trial.error = error
+            line["err"] = error
+        self._journal(line)
+        if status in _FINISHED:
+            self._complete_algorithms(trial)
+            for callback in self.callbacks:
+                callback.on_trial_complete(trial)
+
+    def _complete_algorithms(self, trial: Trial) -> None:
+        self.scheduler.on_trial_complete(trial)
+        final = dict(trial.last_result or {})
+        if final:
+            final["trial_id"] = trial.trial_id
+        self.searcher.observe(trial.trial_id, final, final=True)
+
+    # --------------------------------------------------------------- budgets and timeouts
+    def _check_budget(self) -> None:
+        if self._deadline is None or self._budget_hit:
+            return
+        if self.executor.now() < self._deadline:
+            return
+        self._budget_hit = True
+        for trial_id in list(self._active):
+            self._stopping.add(trial_id)
+            self.executor.decide(trial_id, "STOP")
+
+    def _check_timeouts(self) -> None:
+        if self.trial_timeout_s is None:
+            return
+        now = self.executor.now()
+        for trial_id in list(self._active):
+            since = self.executor.running_since(trial_id)
+            if since is not None and now - since > self.trial_timeout_s:
+                reason = (f"trial {trial_id} exceeded trial_timeout_s={self.trial_timeout_s} "
+                          "and was stopped")
+                for event in self.executor.kill(trial_id, reason):
+                    if event[0] == "lost":
+                        self._on_lost(event[1], event[2], False)
+                    else:
+                        self._handle(event)
+
+    def _finish_paused(self) -> None:
+        for trial in self.trials.values():
+            if trial.status is TrialStatus.PAUSED:
+                self._set_status(trial, TrialStatus.TERMINATED)
+
+    # ---------------------------------------------------------------------------- output
+    def _journal(self, event: dict[str, Any]) -> None:
+        if self.storage is not None:
+            self.storage.append(event)
+
+    def _flush(self, sync: bool = False) -> None:
+        if self.storage is not None:
+            self.storage.flush(sync=sync)
+
+    def _warn_once(self, key: str, text: str) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            warnings.warn(f"raysweep: {text}", stacklevel=3)
+            logger.warning("raysweep: %s", text)
+
+
+def check_resume(settings: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Refuse to resume an experiment whose metric, mode or space changed."""
+    for key in ("metric", "mode", "space"):
+        if stored.get(key) != settings.get(key):
+            raise ResumeMismatch(
+                f"cannot resume: {key} changed (stored {stored.get(key)!r}, now "
+                f"{settings.get(key)!r}); use a new name for a different experiment")
+
+

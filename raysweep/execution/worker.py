@@ -1,0 +1,324 @@
+"""The worker side of the boundary: runs trials one after another in a dedicated thread.
+
+The same runtime serves the Ray actor (``ray_executor``) and the in-process executor
+(``inline``). The driver talks to it with ``handle(messages) -> events``:
+
+messages (tuples, to keep the wire small):
+    ("s", trial_id, config, payload, start_iteration, time_total_s, blocking)
+        queue a trial; ``payload`` is a checkpoint payload or None; ``blocking`` is None
+        (wait for a decision after every report) or a tuple of iterations to wait at.
+    ("d", trial_id, decision)       answer a waiting report, or ask a running trial to stop
+                                     ("CONTINUE", "PAUSE", "STOP")
+    ("c", trial_id)                 cancel a queued trial that has not started
+
+events:
+    ("r", trial_id, result, payload, waiting)   a report (payload: its checkpoint or None)
+    ("e", trial_id, kind, info, payload)        the trial's run ended; kind is "done",
+        "stopped", "paused", "error" (info: traceback text) or "cancelled"
+
+``handle`` returns as soon as there is something to say: immediately when the objective is
+blocked on a decision or idle, otherwise after a short linger that lets run-ahead reports and
+back-to-back short trials travel together in one reply.
+"""
+
+from __future__ import annotations
+
+import collections
+import inspect
+import math
+import threading
+import time
+import traceback
+from typing import Any
+
+from raysweep import checkpoint as _ckpt
+from raysweep import session as _session
+from raysweep.trainable import Trainable
+
+LINGER_S = 0.002
+
+
+def _stop_checker(stop: Any, metric: str, mode: str):
+    """Turn the ``stop=`` argument into ``f(trial_id, result) -> bool`` (or None)."""
+    if stop is None:
+        return None
+    if callable(stop):
+        try:
+            n_params = len(inspect.signature(stop).parameters)
+        except (TypeError, ValueError):
+            n_params = 2
+        if n_params == 1:
+            return lambda trial_id, result: bool(stop(result))
+        return lambda trial_id, result: bool(stop(trial_id, result))
+    criteria = dict(stop)
+
+    def check(trial_id: str, result: dict[str, Any]) -> bool:
+        for key, threshold in criteria.items():
+            value = result.get(key)
+            if value is None:
+                continue
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if math.isnan(value):
+                continue
+            if key == metric and mode == "min":
+                if value <= threshold:
+                    return True
+            elif value >= threshold:
+                return True
+        return False
+
+    return check
+
+
+class _Run:
+    """One run of one trial inside the worker thread; it is the objective's session."""
+
+    __slots__ = ("runtime", "trial_id", "config", "payload", "iteration", "time_base",
+                 "blocking", "decision", "stop_request", "end_kind", "_checkpoint",
+                 "_last_time", "_start", "reported", "waiting")
+
+    def __init__(self, runtime: _Runtime, msg: tuple) -> None:
+        _, self.trial_id, self.config, self.payload, self.iteration, self.time_base, \
+            blocking = msg
+        self.runtime = runtime
+        self.blocking = None if blocking is None else frozenset(blocking)
+        self.decision: str | None = None
+        self.stop_request: str | None = None  # "PAUSE"/"STOP" asked while running ahead
+        self.end_kind = "stopped"
+        self._checkpoint: Any = _MISSING
+        self._start = self._last_time = time.perf_counter()
+        self.reported = False
+        self.waiting = False  # blocked in report() until the driver's decision arrives
+
+    def begin(self) -> None:
+        self._start = self._last_time = time.perf_counter()
+
+    # -- the objective's API (raysweep.session) -------------------------------------------
+    def get_checkpoint(self) -> Any:
+        if self._checkpoint is _MISSING:
+            self._checkpoint = _ckpt.from_payload(self.payload)
+        return self._checkpoint
+
+    def report(self, metrics: dict[str, Any], checkpoint: Any = None,
+               final: bool = False) -> None:
+        runtime = self.runtime
+        if self.stop_request is not None:
+            self.end_kind = "paused" if self.stop_request == "PAUSE" else "stopped"
+            raise _session._StopTrial()
+        payload = None
+        if checkpoint is not None:
+            try:
+                payload = _ckpt.to_payload(checkpoint)
+            except TypeError as exc:
+                raise TypeError(f"trial {self.trial_id}: {exc}") from None
+        now = time.perf_counter()
+        self.iteration += 1
+        self.reported = True
+        result = dict(metrics)
+        result["training_iteration"] = self.iteration
+        result["time_this_iter_s"] = now - self._last_time
+        result["time_total_s"] = self.time_base + (now - self._start)
+        self._last_time = now
+        stop = runtime.stop_check is not None and runtime.stop_check(self.trial_id, result)
+        waiting = not (stop or final) and (self.blocking is None or self.iteration in self.blocking)
+        with runtime.cond:
+            self.waiting = waiting
+            runtime.emit(("r", self.trial_id, result, payload, waiting))
+            if stop:
+                self.end_kind = "stopped"
+                raise _session._StopTrial()
+            if not waiting:
+                return
+            while self.decision is None:
+                runtime.cond.wait()
+            decision, self.decision = self.decision, None
+            self.waiting = False
+        if decision == "CONTINUE":
+            return
+        self.end_kind = "paused" if decision == "PAUSE" else "stopped"
+        raise _session._StopTrial()
+
+
+_MISSING = object()
+
+
+class _Runtime:
+    """Queue of trials plus the thread that runs them; thread-safe ``handle``."""
+
+    def __init__(self, objective: Any, *, metric: str, mode: str, stop: Any = None,
+                 linger_s: float = LINGER_S) -> None:
+        self.objective = objective
+        self.metric = metric
+        self.is_class = isinstance(objective, type) and issubclass(objective, Trainable)
+        self.stop_check = _stop_checker(stop, metric, mode)
+        self.linger_s = linger_s
+        self.cond = threading.Condition()
+        self._queue: collections.deque[_Run] = collections.deque()
+        self._events: list[tuple] = []
+        self._first_event_at = 0.0
+        self._current: _Run | None = None
+        self._generation = 0
+        self._thread = threading.Thread(target=self._loop, name="raysweep-trial", daemon=True)
+        self._thread.start()
+
+    # -- driver side ----------------------------------------------------------------------
+    def emit(self, event: tuple) -> None:  # caller holds self.cond
+        if not self._events:
+            self._first_event_at = time.perf_counter()
+        self._events.append(event)
+        self.cond.notify_all()
+
+    def handle(self, messages: list[tuple], wait: bool = True) -> list[tuple]:
+        with self.cond:
+            self._generation += 1
+            generation = self._generation
+            for msg in messages:
+                self._apply(msg)
+            self.cond.notify_all()
+            while wait:
+                if self._generation != generation:
+                    break  # a newer call took over; hand back what we have
+                current = self._current
+                idle = current is None and not self._queue
+                blocked = current is not None and current.waiting and current.decision is None
+                if self._events:
+                    if idle or blocked:
+                        break
+                    remaining = self.linger_s - (time.perf_counter() - self._first_event_at)
+                    if remaining <= 0:
+                        break
+                    self.cond.wait(remaining)
+                elif idle:
+                    break
+                else:
+                    self.cond.wait()
+            events, self._events = self._events, []
+            return events
+
+    def _apply(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "s":
+            self._queue.append(_Run(self, msg))
+        elif kind == "d":
+            trial_id, decision = msg[1], msg[2]
+            run = self._current
+            if run is not None and run.trial_id == trial_id:
+                if run.waiting:
+                    run.decision = decision
+                elif decision != "CONTINUE":
+                    run.stop_request = decision
+            else:
+                for queued in self._queue:
+                    if queued.trial_id == trial_id and decision != "CONTINUE":
+                        self._queue.remove(queued)
+                        self.emit(("e", trial_id, "cancelled", None, None))
+                        break
+        elif kind == "c":
+            for queued in self._queue:
+                if queued.trial_id == msg[1]:
+                    self._queue.remove(queued)
+                    self.emit(("e", msg[1], "cancelled", None, None))
+                    break
+        else:  # pragma: no cover - protocol bug
+            raise ValueError(f"unknown worker message {msg!r}")
+
+    # -- objective thread -----------------------------------------------------------------
+    def close(self) -> None:
+        """Let the (idle) trial thread exit; used when a pooled worker is reconfigured."""
+        with self.cond:
+            self._closed = True
+            self.cond.notify_all()
+
+    @property
+    def idle(self) -> bool:
+        with self.cond:
+            return self._current is None and not self._queue and not self._events
+
+    _closed = False
+
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                while not self._queue:
+                    if self._closed:
+                        return
+                    self.cond.wait()
+                run = self._queue.popleft()
+                self._current = run
+            run.begin()
+            kind, info, payload = self._execute(run)
+            with self.cond:
+                self._current = None
+                self.emit(("e", run.trial_id, kind, info, payload))
+
+    def _execute(self, run: _Run) -> tuple[str, Any, Any]:
+        _session._local.session = run
+        instance = None
+        try:
+            if self.is_class:
+                instance = self._run_trainable(run)
+            else:
+                returned = self.objective(run.config)
+                if returned is not None:
+                    run.report(self._as_metrics(returned), final=True)
+                elif not run.reported:
+                    raise TypeError(
+                        "the objective returned None and never called raysweep.report(); "
+                        "return a number or a dict of metrics, or call raysweep.report(...)")
+            return "done", None, None
+        except _session._StopTrial:
+            payload = None
+            if run.end_kind == "paused" and instance is not None:
+                try:
+                    payload = _ckpt.to_payload(instance.save())
+                except Exception:  # noqa: BLE001 - report as the trial's error
+                    return "error", traceback.format_exc(), None
+            return run.end_kind, None, payload
+        except BaseException:  # noqa: BLE001 - any failure belongs to the trial
+            return "error", traceback.format_exc(), None
+        finally:
+            if instance is not None:
+                try:
+                    instance.cleanup()
+                except Exception:  # noqa: BLE001
+                    pass
+            _session._local.session = None
+
+    def _as_metrics(self, returned: Any) -> dict[str, Any]:
+        if isinstance(returned, dict):
+            return returned
+        try:
+            return {self.metric: float(returned)}
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"the objective must return a number, a dict of metrics or None, got "
+                f"{type(returned).__name__}") from None
+
+    def _run_trainable(self, run: _Run):
+        instance = self.objective(run.config)
+        instance.setup(run.config)
+        state = run.get_checkpoint()
+        if state is not None:
+            instance.restore(state)
+        limit = self.objective.max_iterations
+        save_at = run.blocking if run.blocking else frozenset()
+        while True:
+            metrics = instance.step()
+            if not isinstance(metrics, dict):
+                raise TypeError(
+                    f"{self.objective.__name__}.step() must return a dict of metrics, got "
+                    f"{type(metrics).__name__}")
+            metrics = dict(metrics)
+            done = bool(metrics.pop("done", False))
+            next_iteration = run.iteration + 1
+            if limit is not None and next_iteration >= limit:
+                done = True
+            checkpoint = None
+            if done or next_iteration in save_at:
+                checkpoint = instance.save()
+            run.report(metrics, checkpoint=checkpoint, final=done)
+            if done:
+                return instance

@@ -1,0 +1,359 @@
+"""Results: DataFrames and best-of queries over an experiment's trials.
+
+Built either by ``raysweep.run`` from the live trial table or by ``raysweep.load`` from an
+experiment directory (no Ray needed). The journal is the source of truth; ``JournalState``
+turns its events into trial records, for ``load`` and for restore alike.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from raysweep import storage
+from raysweep.space import flatten
+from raysweep.trial import Trial, TrialStatus
+
+_RESERVED = ("training_iteration", "time_total_s", "time_this_iter_s")
+
+
+def metric_loss(result: dict[str, Any] | None, metric: str, sign: float) -> float:
+    """``sign * result[metric]`` as a float; ``inf`` when missing, NaN or infinite."""
+    if not result:
+        return math.inf
+    value = result.get(metric)
+    if value is None or isinstance(value, bool):
+        return math.inf
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return math.inf
+    if not math.isfinite(value):
+        return math.inf
+    return sign * value
+
+
+class JournalState:
+    """Applies journal events to a table of ``Trial`` records (pure data, no algorithms)."""
+
+    def __init__(self, metric: str, mode: str) -> None:
+        self.metric = metric
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.trials: dict[str, Trial] = {}
+        self.searcher_finished = False
+        self.schedules: dict[str, list[dict[str, Any]]] = {}
+
+    def record_result(self, trial: Trial, result: dict[str, Any]) -> float:
+        """Fold one result into ``trial``; return its loss."""
+        trial.iteration = int(result.get("training_iteration", trial.iteration + 1))
+        trial.last_result = result
+        trial.time_total_s = float(result.get("time_total_s", trial.time_total_s))
+        loss = metric_loss(result, self.metric, self.sign)
+        if loss < trial.best_loss or trial.best_result is None:
+            if loss < trial.best_loss:
+                trial.best_loss = loss
+            trial.best_result = result
+        return loss
+
+    def apply(self, event: dict[str, Any]) -> Trial | None:
+        kind = event["e"]
+        if kind == "new":
+            trial = Trial(event["id"], event["c"], created_at=event.get("t", 0.0))
+            trial.status = TrialStatus.RUNNING
+            self.trials[trial.trial_id] = trial
+            return trial
+        if kind == "finished":
+            self.searcher_finished = True
+            return None
+        if kind == "session":
+            return None
+        trial = self.trials.get(event.get("id"))
+        if trial is None:
+            return None
+        if kind == "r":
+            if trial.status is not TrialStatus.RUNNING and not trial.status.is_finished:
+                trial.status = TrialStatus.RUNNING
+            self.record_result(trial, event["r"])
+            if event.get("ck"):
+                trial.checkpoint_iteration = trial.iteration
+        elif kind == "s":
+            trial.status = TrialStatus(event["s"])
+            if "err" in event:
+                trial.error = event["err"]
+        elif kind == "ck":
+            trial.checkpoint_iteration = event["i"]
+        elif kind == "resume":
+            trial.status = TrialStatus.RUNNING
+        elif kind == "fork":
+            schedule = self.schedules.setdefault(
+                trial.trial_id, [{"training_iteration": 0, "config": trial.config,
+                                  "parent_id": None}])
+            trial.config = event["c"]
+            trial.parent_id = event["p"]
+            trial.iteration = event["i"]
+            trial.checkpoint_iteration = event.get("ci", None)
+            trial.status = TrialStatus.RUNNING
+            schedule.append({"training_iteration": event["i"], "config": event["c"],
+                             "parent_id": event["p"]})
+        elif kind == "restart":
+            trial.num_failures = event.get("n", trial.num_failures)
+            trial.iteration = event.get("i", 0)
+            trial.status = TrialStatus.RUNNING
+            trial.error = None
+        return trial
+
+
+def trials_from_journal(path: str, metric: str, mode: str) -> JournalState:
+    state = JournalState(metric, mode)
+    for event in storage.read_journal(path):
+        state.apply(event)
+    return state
+
+
+class Results:
+    """Every trial of an experiment, with DataFrames and best-of queries.
+
+    Example:
+        >>> import raysweep as rs
+        >>> results = rs.run(lambda c: (c["x"] - 3) ** 2, {"x": rs.uniform(-10, 10)},
+        ...                  metric="loss", mode="min", num_samples=20)  # doctest: +SKIP
+        >>> results.best_config["x"]  # doctest: +SKIP
+    """
+
+    def __init__(self, trials: Iterable[Trial], *, metric: str, mode: str, scope: str = "last",
+                 path: str | None = None, settings: dict[str, Any] | None = None,
+                 schedules: dict[str, list[dict[str, Any]]] | None = None) -> None:
+        self._trials: dict[str, Trial] = {t.trial_id: t for t in trials}
+        self.metric = metric
+        self.mode = mode
+        self.scope = scope
+        self.path = path
+        self.settings = settings or {}
+        self._sign = 1.0 if mode == "min" else -1.0
+        self._schedules = schedules or {}
+
+    # -- basics ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._trials)
+
+    def __repr__(self) -> str:
+        counts = self.status_counts()
+        text = ", ".join(f"{k}={v}" for k, v in counts.items())
+        best = self._best_trial()
+        best_text = "" if best is None else (
+            f", best {self.metric}={self._representative(best).get(self.metric)!r}")
+        return f"Results({len(self)} trials: {text}{best_text})"
+
+    @property
+    def trials(self) -> list[Trial]:
+        """The trial records, in creation order."""
+        return list(self._trials.values())
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for trial in self._trials.values():
+            counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
+        return counts
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Traceback text of every trial that ended in ERROR, by trial id."""
+        return {t.trial_id: t.error or "" for t in self._trials.values()
+                if t.status is TrialStatus.ERROR}
+
+    # -- best-of --------------------------------------------------------------------------
+    def _representative(self, trial: Trial, scope: str | None = None) -> dict[str, Any]:
+        scope = scope or self.scope
+        if scope == "all":
+            return trial.best_result or trial.last_result or {}
+        return trial.last_result or {}
+
+    def _loss(self, trial: Trial, metric: str, sign: float, scope: str) -> float:
+        if trial.status is TrialStatus.ERROR:
+            return math.inf
+        if scope == "all" and metric == self.metric and sign == self._sign:
+            return trial.best_loss if math.isfinite(trial.best_loss) else math.inf
+        if scope == "all":
+            return min((metric_loss(r, metric, sign) for r in self._trial_history(trial)),
+                       default=math.inf)
+        return metric_loss(trial.last_result, metric, sign)
+
+    def _best_trial(self, metric: str | None = None, mode: str | None = None,
+                    scope: str | None = None) -> Trial | None:
+        metric = metric or self.metric
+        sign = self._sign if mode is None else (1.0 if mode == "min" else -1.0)
+        if mode is not None and mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        scope = scope or self.scope
+        if scope not in ("last", "all"):
+            raise ValueError(f"scope must be 'last' or 'all', got {scope!r}")
+        best, best_loss = None, math.inf
+        for trial in self._trials.values():
+            loss = self._loss(trial, metric, sign, scope)
+            if loss < best_loss:
+                best, best_loss = trial, loss
+        return best
+
+    def get_best(self, metric: str | None = None, mode: str | None = None,
+                 scope: str | None = None) -> Trial | None:
+        """The best trial (None when no trial reported a finite metric)."""
+        return self._best_trial(metric, mode, scope)
+
+    @property
+    def best_trial(self) -> Trial | None:
+        """The best trial under the experiment's metric, mode and scope."""
+        return self._best_trial()
+
+    @property
+    def best_config(self) -> dict[str, Any] | None:
+        """Config of the best trial (None when no trial reported a finite metric)."""
+        trial = self._best_trial()
+        return None if trial is None else trial.config
+
+    @property
+    def best_result(self) -> dict[str, Any] | None:
+        """The best trial's result: its last one (``scope="last"``) or its best one."""
+        trial = self._best_trial()
+        return None if trial is None else dict(self._representative(trial))
+
+    @property
+    def best_checkpoint(self) -> Any:
+        """The best trial's latest checkpoint, loaded (None if it has none)."""
+        trial = self._best_trial()
+        return None if trial is None else self.get_checkpoint(trial.trial_id)
+
+    def get_checkpoint(self, trial_id: str, iteration: int | None = None) -> Any:
+        """Load a trial's checkpoint (its latest by default) from the experiment directory."""
+        if trial_id not in self._trials:
+            raise KeyError(f"no trial {trial_id!r} in this experiment")
+        if self.path is None:
+            return None
+        if iteration is None:
+            available = storage.list_checkpoints(self.path, trial_id)
+            if not available:
+                return None
+            iteration = available[-1]
+        return storage.load_checkpoint(self.path, trial_id, iteration)
+
+    def pbt_schedule(self, trial_id: str) -> list[dict[str, Any]]:
+        """A trial's config over time: ``[{"training_iteration", "config", "parent_id"}]``."""
+        if trial_id not in self._trials:
+            raise KeyError(f"no trial {trial_id!r} in this experiment")
+        schedule = self._schedules.get(trial_id)
+        if schedule:
+            return [dict(entry) for entry in schedule]
+        return [{"training_iteration": 0, "config": self._trials[trial_id].config,
+                 "parent_id": None}]
+
+    # -- tables ---------------------------------------------------------------------------
+    def dataframe(self, *, flatten_config: bool = True, include_history: bool = False,
+                  scope: str | None = None) -> pd.DataFrame:
+        """One row per trial: id, status, metrics, ``config/<name>`` columns, times, error.
+
+        Metrics come from each trial's last result (``scope="last"``) or from the result
+        where it was best (``scope="all"``), the same rule as ``best_result``.
+        """
+        if include_history:
+            return self.history()
+        rows = []
+        for trial in self._trials.values():
+            row: dict[str, Any] = {"trial_id": trial.trial_id, "status": trial.status.value}
+            result = self._representative(trial, scope)
+            for key, value in result.items():
+                if key != "trial_id":
+                    row[key] = value
+            row.setdefault("training_iteration", trial.iteration)
+            row["time_total_s"] = trial.time_total_s
+            if flatten_config:
+                for key, value in flatten(trial.config).items():
+                    row[f"config/{key}"] = value
+            else:
+                row["config"] = trial.config
+            row["error"] = _first_line(trial.error) if trial.error else None
+            if trial.parent_id is not None:
+                row["parent_id"] = trial.parent_id
+            if trial.node_id is not None:
+                row["node_id"] = trial.node_id
+            rows.append(row)
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            return pd.DataFrame(columns=["trial_id", "status", self.metric, "training_iteration",
+                                         "time_total_s", "error"])
+        front = ["trial_id", "status"]
+        if self.metric in frame.columns:
+            front.append(self.metric)
+        rest = [c for c in frame.columns if c not in front]
+        return frame[front + rest]
+
+    def _trial_history(self, trial: Trial) -> list[dict[str, Any]]:
+        frame = self._history_frame()
+        if frame is None or frame.empty:
+            return [trial.last_result] if trial.last_result else []
+        sub = frame[frame["trial_id"] == trial.trial_id]
+        return sub.drop(columns=["trial_id"]).to_dict("records")
+
+    def _history_frame(self) -> pd.DataFrame | None:
+        if self.path is None or not os.path.isdir(self.path):
+            return None
+        cache = getattr(self, "_history_cache", None)
+        if cache is not None:
+            return cache
+        rows: list[dict[str, Any]] = []
+        index: dict[str, list[int]] = {}  # trial id -> row numbers still valid
+        for event in storage.read_journal(self.path):
+            kind = event["e"]
+            if kind == "r":
+                result = dict(event["r"])
+                result["trial_id"] = event["id"]
+                index.setdefault(event["id"], []).append(len(rows))
+                rows.append(result)
+            elif kind in ("restart", "fork"):
+                # A restart from iteration i supersedes that trial's later reports.
+                keep_upto = event.get("i", 0)
+                valid = index.get(event["id"], [])
+                for row_number in valid:
+                    if rows[row_number].get("training_iteration", 0) > keep_upto:
+                        rows[row_number] = None  # type: ignore[call-overload]
+                index[event["id"]] = [n for n in valid if rows[n] is not None]
+        frame = pd.DataFrame([r for r in rows if r is not None])
+        if not frame.empty:
+            front = ["trial_id", "training_iteration"]
+            frame = frame[front + [c for c in frame.columns if c not in front]]
+        self._history_cache = frame
+        return frame
+
+    def history(self) -> pd.DataFrame:
+        """One row per report: ``trial_id``, ``training_iteration``, metrics, times."""
+        frame = self._history_frame()
+        if frame is None:
+            rows = []
+            for trial in self._trials.values():
+                if trial.last_result:
+                    rows.append({"trial_id": trial.trial_id, **trial.last_result})
+            frame = pd.DataFrame(rows)
+        return frame.copy()
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else text
+
+
+def load(path: str | os.PathLike[str]) -> Results:
+    """Read an experiment directory back into ``Results`` (no Ray needed).
+
+    Example:
+        >>> import raysweep as rs
+        >>> results = rs.load("~/raysweep_results/my_sweep")  # doctest: +SKIP
+        >>> results.dataframe().head()  # doctest: +SKIP
+    """
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    settings = storage.read_settings(path)
+    state = trials_from_journal(path, settings["metric"], settings["mode"])
+    return Results(state.trials.values(), metric=settings["metric"], mode=settings["mode"],
+                   scope=settings.get("scope", "last"), path=path, settings=settings,
+                   schedules=state.schedules)

@@ -1,0 +1,291 @@
+"""The experiment directory: the only module that touches the disk.
+
+Layout (see DESIGN.md)::
+
+    <storage_path>/<name>/
+      experiment.json     settings (metric, mode, space, search, scheduler, seed, version)
+      journal.jsonl       append-only events, one self-contained JSON object per line
+      results.csv         derived table, rewritten periodically and at the end
+      trials/<trial_id>/checkpoint_<iteration>/   a trial's checkpoint, written atomically
+      .lock               held (flock) by the live driver
+
+Journal events (compact keys keep a report under ~150 bytes):
+    {"e": "new", "id": "00003", "c": {config}, "t": wall}          trial created
+    {"e": "r", "id": ..., "r": {result}, "ck": 1?}                   a report (+ checkpoint)
+    {"e": "s", "id": ..., "s": "TERMINATED"|"ERROR"|"PAUSED", "err": "..."?, "t": wall}
+    {"e": "ck", "id": ..., "i": iteration}                           checkpoint saved at pause
+    {"e": "resume", "id": ...}                                       a paused trial restarts
+    {"e": "fork", "id": ..., "p": parent, "c": {config}, "i": iter}  PBT exploit/explore
+    {"e": "restart", "id": ..., "i": iter, "why": "failure"|"restore", "n": failures}
+    {"e": "finished"}                                                searcher exhausted
+    {"e": "session", "t": wall, "kind": "start"|"end"|"interrupted"} driver sessions
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import shutil
+import socket
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from raysweep.errors import CorruptJournal, ExperimentLocked
+
+EXPERIMENT_FILE = "experiment.json"
+JOURNAL_FILE = "journal.jsonl"
+RESULTS_FILE = "results.csv"
+LOCK_FILE = ".lock"
+FORMAT_VERSION = 1
+
+
+def _json_default(value: Any) -> Any:
+    """Make numpy scalars and other oddities JSON-able (never fail a journal write)."""
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return item()
+        except (TypeError, ValueError):
+            pass
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist):
+        return tolist()
+    return repr(value)
+
+
+def dumps(obj: Any) -> str:
+    """Compact JSON; NaN/inf stay as JSON's NaN/Infinity tokens (read back by json.loads)."""
+    return json.dumps(obj, separators=(",", ":"), default=_json_default)
+
+
+def atomic_write(path: str, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same directory and a rename."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def default_storage_path() -> str:
+    return os.path.join(os.path.expanduser("~"), "raysweep_results")
+
+
+def is_experiment_dir(path: str) -> bool:
+    return os.path.isfile(os.path.join(path, EXPERIMENT_FILE))
+
+
+def read_settings(path: str) -> dict[str, Any]:
+    file = os.path.join(path, EXPERIMENT_FILE)
+    if not os.path.isfile(file):
+        raise FileNotFoundError(f"{path!r} is not a raysweep experiment directory "
+                                f"(no {EXPERIMENT_FILE})")
+    with open(file, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def read_journal(path: str) -> Iterator[dict[str, Any]]:
+    """Yield journal events. A torn last line is ignored; a bad line elsewhere is an error."""
+    file = os.path.join(path, JOURNAL_FILE)
+    if not os.path.exists(file):
+        return
+    with open(file, "rb") as handle:
+        data = handle.read()
+    lines = data.split(b"\n")
+    last = len(lines) - 1
+    loads = json.loads
+    for number, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            event = loads(line)
+            if not isinstance(event, dict) or "e" not in event:
+                raise ValueError("not a journal event object")
+        except ValueError as exc:
+            if number == last:  # torn write at the end: the event never happened
+                return
+            raise CorruptJournal(
+                f"{file}: line {number + 1} is not a valid journal event ({exc}); the journal "
+                "is corrupt. Move the experiment aside or repair that line.") from None
+        yield event
+
+
+class ExperimentDir:
+    """Writer side of one experiment directory (held by the live driver)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self._buffer: list[str] = []
+        self._journal = None
+        self._lock_handle = None
+        self._last_sync = time.monotonic()
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Take the single-writer lock; a crashed driver's lock dies with its process."""
+        os.makedirs(self.path, exist_ok=True)
+        handle = open(os.path.join(self.path, LOCK_FILE), "a+")  # noqa: SIM115
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.seek(0)
+            owner = handle.read().strip() or "another process"
+            handle.close()
+            raise ExperimentLocked(
+                f"experiment {self.path!r} is already being run by {owner}; wait for it to "
+                "finish or choose another name") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+        handle.flush()
+        self._lock_handle = handle
+
+    def write_settings(self, settings: dict[str, Any]) -> None:
+        atomic_write(os.path.join(self.path, EXPERIMENT_FILE),
+                     json.dumps(settings, indent=2, default=_json_default))
+
+    def open_journal(self) -> None:
+        file = os.path.join(self.path, JOURNAL_FILE)
+        # A torn last line from a killed driver must not glue onto our first event.
+        if os.path.exists(file) and os.path.getsize(file) > 0:
+            with open(file, "rb") as handle:
+                handle.seek(-1, os.SEEK_END)
+                torn = handle.read(1) != b"\n"
+            if torn:
+                self._truncate_torn_tail(file)
+        self._journal = open(file, "a", encoding="utf-8")  # noqa: SIM115
+
+    @staticmethod
+    def _truncate_torn_tail(file: str) -> None:
+        with open(file, "rb+") as handle:
+            data = handle.read()
+            cut = data.rfind(b"\n") + 1
+            handle.truncate(cut)
+
+    def close(self) -> None:
+        self.flush(sync=True)
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        if self._lock_handle is not None:
+            try:
+                fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._lock_handle.close()
+                self._lock_handle = None
+
+    # -- journal --------------------------------------------------------------------------
+    def append(self, event: dict[str, Any]) -> None:
+        self._buffer.append(dumps(event))
+
+    def flush(self, sync: bool = False) -> None:
+        """Write buffered events (one write call); fsync when asked or once a second."""
+        if self._journal is None:
+            return
+        if self._buffer:
+            self._journal.write("\n".join(self._buffer) + "\n")
+            self._buffer.clear()
+            self._journal.flush()
+        now = time.monotonic()
+        if sync or now - self._last_sync >= 1.0:
+            os.fsync(self._journal.fileno())
+            self._last_sync = now
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def checkpoint_dir(self, trial_id: str, iteration: int) -> str:
+        return os.path.join(self.path, "trials", trial_id, f"checkpoint_{iteration:06d}")
+
+    def write_checkpoint(self, trial_id: str, iteration: int, payload: tuple[str, bytes]) -> str:
+        """Store a checkpoint payload atomically (temp dir + rename); return its directory."""
+        final = self.checkpoint_dir(trial_id, iteration)
+        parent = os.path.dirname(final)
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=parent)
+        try:
+            kind, data = payload
+            if kind == "pickle":
+                with open(os.path.join(tmp, "checkpoint.pkl"), "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            else:
+                os.makedirs(os.path.join(tmp, "files"))
+                with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+                    tar.extractall(os.path.join(tmp, "files"), filter="data")
+            if os.path.exists(final):
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return final
+
+    def delete_checkpoint(self, trial_id: str, iteration: int) -> None:
+        shutil.rmtree(self.checkpoint_dir(trial_id, iteration), ignore_errors=True)
+
+    def write_results_csv(self, frame) -> None:
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False)
+        atomic_write(os.path.join(self.path, RESULTS_FILE), buffer.getvalue())
+
+
+def read_checkpoint_payload(path: str, trial_id: str, iteration: int) -> tuple[str, bytes] | None:
+    """Read a stored checkpoint back as a payload for a worker (None if missing)."""
+    directory = os.path.join(path, "trials", trial_id, f"checkpoint_{iteration:06d}")
+    pickled = os.path.join(directory, "checkpoint.pkl")
+    if os.path.isfile(pickled):
+        with open(pickled, "rb") as handle:
+            return ("pickle", handle.read())
+    files = os.path.join(directory, "files")
+    if os.path.isdir(files):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as tar:
+            tar.add(files, arcname=".")
+        return ("dir", buffer.getvalue())
+    return None
+
+
+def load_checkpoint(path: str, trial_id: str, iteration: int) -> Any:
+    """Load a stored checkpoint as the user's object (or a ``Checkpoint`` for directories)."""
+    from raysweep.checkpoint import Checkpoint  # noqa: PLC0415
+
+    directory = os.path.join(path, "trials", trial_id, f"checkpoint_{iteration:06d}")
+    pickled = os.path.join(directory, "checkpoint.pkl")
+    if os.path.isfile(pickled):
+        import cloudpickle  # noqa: PLC0415
+
+        with open(pickled, "rb") as handle:
+            return cloudpickle.load(handle)
+    files = os.path.join(directory, "files")
+    if os.path.isdir(files):
+        return Checkpoint(files)
+    return None
+
+
+def list_checkpoints(path: str, trial_id: str) -> list[int]:
+    directory = os.path.join(path, "trials", trial_id)
+    if not os.path.isdir(directory):
+        return []
+    out = []
+    for entry in os.listdir(directory):
+        if entry.startswith("checkpoint_"):
+            try:
+                out.append(int(entry.split("_", 1)[1]))
+            except ValueError:
+                continue
+    return sorted(out)
