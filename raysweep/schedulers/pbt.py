@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raysweep.decisions import NEW, WAIT, Decision, Fork, Launch, Resume
+from raysweep.errors import InvalidSpace
 from raysweep.schedulers._common import (
     check_positive,
     check_time_attr,
@@ -26,6 +27,7 @@ from raysweep.schedulers._common import (
     result_value,
 )
 from raysweep.schedulers.base import Scheduler
+from raysweep.space import Categorical, to_domain
 from raysweep.trial import Trial, TrialStatus
 
 _MISSING = object()
@@ -39,8 +41,8 @@ class PBT(Scheduler):
         time_attr: The result key that measures progress.
         perturbation_interval: Rank a trial each time ``time_attr`` crosses a multiple of this.
         hyperparam_mutations: What may change, by config key (nested dicts for nested
-            configs). Each value is a raysweep domain (``rs.loguniform(1e-4, 1e-1)``), a frozen
-            ``scipy.stats`` distribution or a list of values.
+            configs, or ``"a/b"`` keys). Each value is a raysweep domain
+            (``rs.loguniform(1e-4, 1e-1)``), a frozen ``scipy.stats`` distribution or a list.
         quantile_fraction: The share of the population in the top and bottom quantiles.
         resample_probability: Chance that a mutated value is drawn afresh from its domain
             or list instead of being perturbed.
@@ -70,8 +72,8 @@ class PBT(Scheduler):
             raise fail(owner, "hyperparam_mutations", "a non-empty dict of what may change, "
                        "e.g. {'lr': rs.loguniform(1e-4, 1e-1), 'batch_size': [32, 64, 128]}",
                        hyperparam_mutations)
-        _check_mutations(hyperparam_mutations, "")
         self.hyperparam_mutations = hyperparam_mutations
+        self._mutations = _parse_mutations(hyperparam_mutations, "")
         if not is_number(quantile_fraction) or not 0 < quantile_fraction <= 0.5:
             raise fail(owner, "quantile_fraction", "a number in (0, 0.5]", quantile_fraction)
         self.quantile_fraction = quantile_fraction
@@ -104,7 +106,7 @@ class PBT(Scheduler):
             return Decision.CONTINUE
         self.scores_[trial_id] = self.loss(result)
         bottom, _ = self.quantiles()
-        if trial_id in bottom:
+        if trial_id in bottom and trial_id not in self.waiting_:
             self.waiting_.append(trial_id)
             return Decision.PAUSE
         return Decision.CONTINUE
@@ -121,7 +123,7 @@ class PBT(Scheduler):
                 continue
             self.waiting_.remove(trial_id)
             _, top = self.quantiles()
-            donors = [d for d in top if d in trials]
+            donors = [d for d in top if d in trials and d not in self.waiting_]
             if not donors:  # the rest of the population has ended: just carry on
                 return Resume(trial_id)
             with_checkpoint = [d for d in donors if trials[d].checkpoint_iteration is not None]
@@ -155,9 +157,12 @@ class PBT(Scheduler):
 
     # -- the algorithm ---------------------------------------------------------------------
     def quantiles(self) -> tuple[list[str], list[str]]:
-        """``(bottom, top)`` trial ids among live trials ranked at a perturbation point."""
-        ranked = sorted((tid for tid in self.scores_
-                         if tid not in self.ended_ and tid not in self.waiting_),
+        """``(bottom, top)`` trial ids among live trials ranked at a perturbation point.
+
+        A trial waiting for its fork still ranks with the score that sent it to the bottom
+        (so the next trial is not pushed there in its place); it drops out once forked.
+        """
+        ranked = sorted((tid for tid in self.scores_ if tid not in self.ended_),
                         key=lambda tid: (self.scores_[tid], tid))
         size = math.ceil(len(ranked) * self.quantile_fraction - 1e-9)
         size = min(size, len(ranked) // 2)
@@ -168,31 +173,31 @@ class PBT(Scheduler):
     def explore(self, config: dict[str, Any]) -> dict[str, Any]:
         """A mutated deep copy of ``config`` (draws from ``self.rng``)."""
         new = copy.deepcopy(config)
-        self._mutate(new, self.hyperparam_mutations)
+        self._mutate(new, self._mutations)
         return new
 
     def _mutate(self, config: dict[str, Any], mutations: Mapping[str, Any]) -> None:
         for key, spec in mutations.items():
-            if _is_nested(spec):
+            if isinstance(spec, dict):
                 if not isinstance(config.get(key), dict):
                     config[key] = {}
                 self._mutate(config[key], spec)
             else:
                 config[key] = self._mutate_value(config.get(key, _MISSING), spec)
 
-    def _mutate_value(self, value: Any, spec: Any) -> Any:
+    def _mutate_value(self, value: Any, domain: Any) -> Any:
         resample = self.rng.random() < self.resample_probability or value is _MISSING
-        choices = _choices(spec)
-        if choices is not None:
-            index = _index_of(value, choices)
+        if domain.kind == "categorical":
+            index = _index_of(value, domain)
             if resample or index is None:
-                return choices[int(self.rng.integers(len(choices)))]
+                return domain.sample(self.rng)
             step = -1 if self.rng.random() < 0.5 else 1
-            return choices[min(max(index + step, 0), len(choices) - 1)]
+            index = min(max(index + step, 0), len(domain.categories) - 1)
+            return copy.deepcopy(domain.categories[index])
         if resample or not is_number(value):
-            return _draw(spec, self.rng)
+            return domain.sample(self.rng)
         factor = self.perturbation_factors[int(self.rng.integers(len(self.perturbation_factors)))]
-        return _snap(spec, value * factor)
+        return _perturb(domain, value, factor)
 
     def _crossed(self, last: float, t: float) -> bool:
         interval = self.perturbation_interval
@@ -210,71 +215,53 @@ class PBT(Scheduler):
 
 
 # -- mutation specs ------------------------------------------------------------------------
-def _is_domain(spec: Any) -> bool:
-    return hasattr(spec, "kind") and (hasattr(spec, "sample") or hasattr(spec, "from_unit"))
-
-
-def _is_scipy(spec: Any) -> bool:
-    return hasattr(spec, "rvs") and hasattr(spec, "support")
-
-
-def _is_nested(spec: Any) -> bool:
-    return isinstance(spec, Mapping) and not _is_domain(spec)
-
-
-def _check_mutations(mutations: Mapping[str, Any], prefix: str) -> None:
+def _parse_mutations(mutations: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The user's mutations as a nested dict of domains (a list becomes a ``Categorical``)."""
+    parsed: dict[str, Any] = {}
     for key, spec in mutations.items():
         path = f"{prefix}{key}"
-        if _is_nested(spec):
+        where = f"hyperparam_mutations[{path!r}]"
+        if not isinstance(key, str) or not key:
+            raise fail("PBT", "hyperparam_mutations", "a dict with non-empty string keys", key)
+        if isinstance(spec, Mapping):
             if not spec:
-                raise fail("PBT", f"hyperparam_mutations[{path!r}]", "a non-empty dict", spec)
-            _check_mutations(spec, f"{path}/")
-        elif isinstance(spec, (list, tuple)):
-            if not spec:
-                raise fail("PBT", f"hyperparam_mutations[{path!r}]", "a non-empty list", spec)
-        elif not (_is_domain(spec) or _is_scipy(spec)):
-            raise fail("PBT", f"hyperparam_mutations[{path!r}]",
-                       "a raysweep domain, a frozen scipy.stats distribution, a list of values "
-                       "or a dict of those", spec)
+                raise fail("PBT", where, "a non-empty dict", spec)
+            node = _parse_mutations(spec, f"{path}/")
+        else:
+            try:
+                domain = to_domain(list(spec) if isinstance(spec, tuple) else spec)
+            except InvalidSpace as exc:
+                raise ValueError(f"PBT: {where}: {exc}") from None
+            if domain is None or domain.kind not in ("float", "int", "categorical"):
+                raise fail("PBT", where, "a raysweep domain (rs.uniform(...)), a frozen "
+                           "scipy.stats distribution, a list of values or a dict of those",
+                           spec)
+            node = domain
+        # "optimizer/lr" is the same as {"optimizer": {"lr": ...}}
+        *parents, last = key.split("/")
+        target = parsed
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[last] = node
+    return parsed
 
 
-def _choices(spec: Any) -> list[Any] | None:
-    """The ordered values of a list or categorical domain (None for numeric specs)."""
-    if isinstance(spec, (list, tuple)):
-        return list(spec)
-    if _is_domain(spec) and spec.kind == "categorical":
-        return list(spec.categories)
-    return None
-
-
-def _index_of(value: Any, choices: list[Any]) -> int | None:
+def _index_of(value: Any, domain: Categorical) -> int | None:
     try:
-        return choices.index(value)
-    except (ValueError, TypeError):  # absent, or a value that refuses comparison
+        return domain.index(value)
+    except InvalidSpace:
         return None
 
 
-def _draw(spec: Any, rng: Any) -> Any:
-    if _is_scipy(spec):
-        value = spec.rvs(random_state=rng)
-        return float(value) if spec.dist.name not in ("randint", "binom", "poisson") else int(value)
-    if hasattr(spec, "sample"):
-        return spec.sample(rng)
-    return spec.from_unit(float(rng.random()))
-
-
-def _snap(spec: Any, value: float) -> Any:
-    """Clip ``value`` into the spec's bounds and round it to the spec's grid."""
-    if _is_scipy(spec):
-        low, high = spec.support()
-        return float(min(max(value, low), high))
-    low, high = getattr(spec, "low", None), getattr(spec, "high", None)
-    if is_number(low):
-        value = max(value, low)
-    if is_number(high):
-        value = min(value, high)
-    if hasattr(spec, "to_unit") and hasattr(spec, "from_unit"):
-        return spec.from_unit(spec.to_unit(value))
-    if spec.kind == "int":
-        return round(value)
-    return value
+def _perturb(domain: Any, value: float, factor: float) -> Any:
+    """``value * factor`` clipped and rounded to ``domain``; an int always moves."""
+    try:
+        new = domain.from_unit(domain.to_unit(value * factor))
+        if domain.kind == "int" and new == value and factor != 1:
+            step = (getattr(domain, "q", None) or 1) * (1 if factor > 1 else -1)
+            new = domain.from_unit(domain.to_unit(value + step))
+    except InvalidSpace:  # a distribution without cdf/ppf: no unit map to clip with
+        new = value * factor
+        if domain.kind == "int":
+            new = round(new)
+    return new

@@ -88,8 +88,8 @@ class Sim:
         skipped = False
         while len(self.running) < self.slots:
             exhausted = len(self.trials) >= len(self.configs)
-            snapshot = copy.deepcopy(self.trials)
             launch = self.scheduler.next_launch(self.trials, exhausted=exhausted)
+            snapshot = None if isinstance(launch, Wait) else copy.deepcopy(self.trials)
             self.launches.append(launch)
             if isinstance(launch, Wait):
                 return
