@@ -273,7 +273,8 @@ class Results:
                     row[f"config/{key}"] = value
             else:
                 row["config"] = trial.config
-            row["error"] = _first_line(trial.error) if trial.error else None
+            error_column = "error" if "error" not in result else "trial_error"
+            row[error_column] = _first_line(trial.error) if trial.error else None
             if trial.parent_id is not None:
                 row["parent_id"] = trial.parent_id
             if trial.node_id is not None:

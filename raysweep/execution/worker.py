@@ -117,7 +117,7 @@ class _Run:
         now = time.perf_counter()
         self.iteration += 1
         self.reported = True
-        result = dict(metrics)
+        result = {key: _plain(value) for key, value in metrics.items()}
         result["training_iteration"] = self.iteration
         result["time_this_iter_s"] = now - self._last_time
         result["time_total_s"] = self.time_base + (now - self._start)
@@ -143,6 +143,19 @@ class _Run:
 
 
 _MISSING = object()
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars become Python numbers so results are plain, JSON-friendly data."""
+    if type(value) in (float, int, str, bool) or value is None:
+        return value
+    item = getattr(value, "item", None)
+    if item is not None and getattr(value, "ndim", None) == 0:
+        try:
+            return item()
+        except (TypeError, ValueError):
+            return value
+    return value
 
 
 class _Runtime:
