@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -94,7 +93,6 @@ class PBT(Scheduler):
         self.last_time_: dict[str, float | None] = {}
         self.waiting_: list[str] = []  # bottom trials paused until a slot frees for the fork
         self.ended_: set[str] = set()
-        self._warned_no_checkpoint = False
 
     def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
         t = result_time("PBT", result, self.time_attr)
@@ -126,9 +124,9 @@ class PBT(Scheduler):
             donors = [d for d in top if d in trials and d not in self.waiting_]
             if not donors:  # the rest of the population has ended: just carry on
                 return Resume(trial_id)
+            # Exploit copies a checkpoint: prefer donors that have one (the controller warns
+            # when none does and the trial restarts from scratch with the new config).
             with_checkpoint = [d for d in donors if trials[d].checkpoint_iteration is not None]
-            if not with_checkpoint:
-                self._warn_no_checkpoint(trial_id, donors)
             pool = with_checkpoint or donors
             donor = pool[int(self.rng.integers(len(pool)))]
             config = self.explore(trials[donor].config)
@@ -202,16 +200,6 @@ class PBT(Scheduler):
     def _crossed(self, last: float, t: float) -> bool:
         interval = self.perturbation_interval
         return math.floor(t / interval + 1e-9) > math.floor(last / interval + 1e-9)
-
-    def _warn_no_checkpoint(self, trial_id: str, donors: list[str]) -> None:
-        if self._warned_no_checkpoint:
-            return
-        self._warned_no_checkpoint = True
-        warnings.warn(
-            f"PBT: none of the top trials {donors} has a checkpoint, so trial {trial_id} "
-            f"restarts from scratch with the donor's mutated config. Pass checkpoint= to "
-            f"rs.report() (or use rs.Trainable) so that exploit can copy the donor's state.",
-            UserWarning, stacklevel=2)
 
 
 # -- mutation specs ------------------------------------------------------------------------

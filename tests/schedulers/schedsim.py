@@ -89,7 +89,7 @@ class Sim:
         while len(self.running) < self.slots:
             exhausted = len(self.trials) >= len(self.configs)
             launch = self.scheduler.next_launch(self.trials, exhausted=exhausted)
-            snapshot = None if isinstance(launch, Wait) else copy.deepcopy(self.trials)
+            snapshot = None if isinstance(launch, Wait) else _snapshot(self.trials)
             self.launches.append(launch)
             if isinstance(launch, Wait):
                 return
@@ -169,11 +169,11 @@ class Sim:
         if self.checkpoint:
             self.checkpoints[trial_id] = (iteration, copy.deepcopy(state))
             trial.checkpoint_iteration = iteration
-        snapshot = copy.deepcopy(trial)
+        snapshot = copy.copy(trial)
         decision = self.scheduler.on_result(trial, result)
         if not isinstance(decision, Decision):
             raise ProtocolViolation(f"on_result returned {decision!r}, not a Decision")
-        self.journal.append(("result", snapshot, copy.deepcopy(result), decision))
+        self.journal.append(("result", snapshot, dict(result), decision))
         self.decisions.append((trial_id, iteration, decision))
         if decision == Decision.PAUSE:
             trial.status = TrialStatus.PAUSED
@@ -195,6 +195,12 @@ class Sim:
         return sum(1 for tid, _, _ in self.decisions if tid == trial_id)
 
 
+def _snapshot(trials: dict[str, Trial]) -> dict[str, Trial]:
+    """Copies of the trials as they are now (the Sim replaces configs and results, never
+    mutates them, so shallow copies suffice)."""
+    return {trial_id: copy.copy(trial) for trial_id, trial in trials.items()}
+
+
 def replay(scheduler, journal: list[tuple], *, metric: str = "loss", mode: str = "min",
            seed: int = 0) -> None:
     """Feed a Sim journal into a fresh ``scheduler`` the way restore does; check the answers."""
@@ -204,7 +210,7 @@ def replay(scheduler, journal: list[tuple], *, metric: str = "loss", mode: str =
         kind = entry[0]
         if kind == "launch":
             _, snapshot, exhausted, expected = entry
-            got = scheduler.next_launch(copy.deepcopy(snapshot), exhausted=exhausted)
+            got = scheduler.next_launch(_snapshot(snapshot), exhausted=exhausted)
             if got != expected:
                 raise ProtocolViolation(f"replay: next_launch gave {got!r}, not {expected!r}")
         elif kind == "add":
@@ -213,7 +219,7 @@ def replay(scheduler, journal: list[tuple], *, metric: str = "loss", mode: str =
             scheduler.on_trial_add(trial)
         elif kind == "result":
             _, snapshot, result, expected = entry
-            got = scheduler.on_result(copy.deepcopy(snapshot), copy.deepcopy(result))
+            got = scheduler.on_result(copy.copy(snapshot), dict(result))
             if got != expected:
                 raise ProtocolViolation(
                     f"replay: on_result({snapshot.trial_id}, it {result['training_iteration']})"

@@ -15,6 +15,7 @@ from raysweep.decisions import NEW, WAIT, Decision, Fork, New, Resume, Wait
 from raysweep.errors import MissingMetric
 from raysweep.schedulers import make_scheduler
 from raysweep.schedulers.asha import ASHA
+from raysweep.schedulers.bohb import BOHB
 from raysweep.schedulers.fifo import FIFO
 from raysweep.schedulers.hyperband import Hyperband
 from raysweep.schedulers.median import MedianStopping
@@ -33,6 +34,8 @@ FACTORIES = {
         time_attr=time_attr, max_t=9, reduction_factor=3),
     "median": lambda time_attr="training_iteration": MedianStopping(
         time_attr=time_attr, grace_period=2, min_samples_required=3),
+    "bohb": lambda time_attr="training_iteration": BOHB(
+        time_attr=time_attr, max_t=9, reduction_factor=3),
     "pbt": lambda time_attr="training_iteration": PBT(
         time_attr=time_attr, perturbation_interval=3,
         hyperparam_mutations={"x": X_VALUES}, resample_probability=0.25),
@@ -192,7 +195,7 @@ def test_fifo_needs_no_metric():
     assert sched.next_launch({}, exhausted=True) == WAIT
 
 
-@pytest.mark.parametrize("name", ["fifo", "asha", "hyperband", "median"])
+@pytest.mark.parametrize("name", ["fifo", "asha", "hyperband", "median", "bohb"])
 def test_every_scheduler_is_selectable_by_name(name):
     sched = make_scheduler(name)
     assert sched.name == name
