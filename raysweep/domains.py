@@ -246,7 +246,8 @@ class Domain:
         return json.dumps(self.to_json())
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and self._key() == other._key()  # type: ignore[attr-defined]
+        return (isinstance(other, Domain) and type(other) is type(self)
+                and self._key() == other._key())
 
     def __hash__(self) -> int:
         return hash(self._key())

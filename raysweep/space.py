@@ -15,7 +15,7 @@ import bisect
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -280,6 +280,10 @@ class Space:
         self._add_name(name)  # a plain value: a list here is a value, not a choice
         return _Const(category)
 
+    def _selector(self, node: _Leaf | _Switch) -> Categorical:
+        """The categorical domain of a switch (or of a grid leaf)."""
+        return cast(Categorical, self.dims[node.dim].domain)
+
     # -- sampling and grids ----------------------------------------------------------------
     def sample(self, rng: np.random.Generator, grid_point: int | None = None) -> dict[str, Any]:
         """Draw a nested config. Grid domains are sampled uniformly unless ``grid_point``
@@ -292,14 +296,13 @@ class Space:
             return {k: self._sample(child, rng, assignment) for k, child in node.items}
         if isinstance(node, _Const):
             return _fresh(node.value)
-        domain = self.dims[node.dim].domain
         if isinstance(node, _Leaf):
             if node.dim in assignment:
-                return _fresh(domain.categories[assignment[node.dim]])  # type: ignore[attr-defined]
-            return domain.sample(rng)
+                return _fresh(self._selector(node).categories[assignment[node.dim]])
+            return self.dims[node.dim].domain.sample(rng)
         j = assignment.get(node.dim)
         if j is None:
-            j = domain.sample_index(rng)  # type: ignore[attr-defined]
+            j = self._selector(node).sample_index(rng)
         return self._sample(node.branches[j], rng, assignment)
 
     def _grid_assignment(self, index: int) -> dict[int, int]:
@@ -350,7 +353,7 @@ class Space:
                     out[name] = _fresh(node.value)
         elif isinstance(node, _Leaf):
             if node.dim in assignment:
-                out[name] = _fresh(self.dims[node.dim].domain.categories[assignment[node.dim]])
+                out[name] = _fresh(self._selector(node).categories[assignment[node.dim]])
         elif node.is_grid:
             self._grid_flat(node.branches[assignment[node.dim]], name, assignment, True, out)
 
@@ -380,13 +383,16 @@ class Space:
             active[node.dim] = True
         elif isinstance(node, _Switch):
             j = self._which_branch(node, value, name)
-            u[node.dim] = self.dims[node.dim].domain.index_to_unit(j)  # type: ignore[attr-defined]
+            u[node.dim] = self._selector(node).index_to_unit(j)
             active[node.dim] = True
             self._encode(node.branches[j], value, name, u, active)
 
     def _which_branch(self, node: _Switch, value: Any, name: str) -> int:
         for j, branch in enumerate(node.branches):
             if self._matches(branch, value):
+                return j
+        for j, branch in enumerate(node.branches):  # e.g. a user-given point out of range
+            if self._fits(branch, value):
                 return j
         raise InvalidSpace(f"space[{name!r}]: {_short(value)} matches none of the "
                            f"{len(node.branches)} branches")
@@ -420,10 +426,9 @@ class Space:
             return {k: self._decode(child, u) for k, child in node.items}
         if isinstance(node, _Const):
             return _fresh(node.value)
-        domain = self.dims[node.dim].domain
         if isinstance(node, _Leaf):
-            return domain.from_unit(float(u[node.dim]))
-        return self._decode(node.branches[domain.unit_to_index(u[node.dim])], u)  # type: ignore[attr-defined]
+            return self.dims[node.dim].domain.from_unit(float(u[node.dim]))
+        return self._decode(node.branches[self._selector(node).unit_to_index(u[node.dim])], u)
 
     def active(self, u: Any) -> np.ndarray:
         """Which dims the config ``decode(u)`` uses (the branches ``u`` selects)."""
@@ -438,14 +443,18 @@ class Space:
                 mask[node.dim] = True
             elif isinstance(node, _Switch):
                 mask[node.dim] = True
-                selector = self.dims[node.dim].domain
-                stack.append(node.branches[selector.unit_to_index(u[node.dim])])  # type: ignore[attr-defined]
+                stack.append(node.branches[self._selector(node).unit_to_index(u[node.dim])])
         return mask
 
     # -- user-given points -----------------------------------------------------------------
     def complete(self, partial: Mapping[str, Any], rng: np.random.Generator) -> dict[str, Any]:
         """Fill a user-given (possibly partial, nested or '/'-flattened) config: given values
-        are kept, missing ones sampled. Raises ``InvalidSpace`` naming unknown keys."""
+        are kept, missing ones sampled.
+
+        Raises ``InvalidSpace`` naming the key for a key that is not in the space, a
+        categorical value that is not one of its categories, or a conditional value that
+        fits none of the branches. Numbers outside their range are kept.
+        """
         if not isinstance(partial, Mapping):
             raise InvalidSpace(
                 f"points_to_evaluate: each point must be a dict, got {type(partial).__name__}")
@@ -472,7 +481,12 @@ class Space:
                 raise InvalidSpace(f"space[{name!r}]: {_short(value)} fits none of the "
                                    f"{len(branches)} branches")
             return self._complete(branches[fits[0]], value, name, rng)
-        return value  # a given value is kept as is
+        if isinstance(node, _Leaf):
+            domain = self.dims[node.dim].domain
+            if isinstance(domain, Categorical) and not domain.contains(value):
+                raise InvalidSpace(f"space[{name!r}]: {_short(value)} is not one of the "
+                                   f"categories {_short(domain.categories)}")
+        return value  # numbers are kept even out of range (encode clips them)
 
     def _fits(self, node: Any, value: Any) -> bool:
         """Partial match: keys a subset of the branch's, constants equal."""

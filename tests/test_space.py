@@ -174,8 +174,8 @@ def test_qrandint_examples():
 
 
 @FAST
-@given(st.floats(-1e3, 1e3), st.floats(1e-3, 1e3), st.one_of(st.none(), st.sampled_from([0.1, 1.0, 2.5])),
-       st.integers(0, 2**32))
+@given(st.floats(-1e3, 1e3), st.floats(1e-3, 1e3),
+       st.one_of(st.none(), st.sampled_from([0.1, 1.0, 2.5])), st.integers(0, 2**32))
 def test_normal_round_trip(mean, sd, q, seed):
     domain = normal(mean, sd, q=q)
     values = draws(domain, seed=seed)
@@ -480,6 +480,18 @@ def test_complete_keeps_given_values_and_samples_the_rest():
         space.complete({"bogus": 1}, rng)
     with pytest.raises(InvalidSpace, match=r"space\['model'\]: .* fits none"):
         space.complete({"model": {"type": "tree"}}, rng)
+    with pytest.raises(InvalidSpace, match=r"space\['kernel'\]: 'linear' is not one of"):
+        space.complete({"kernel": "linear"}, rng)
+
+
+def test_user_points_out_of_range_are_kept_and_still_encode():
+    space = Space(SVC_SPACE)
+    point = {"C": 1e6, "model": {"type": "knn", "k": 100}}
+    config = space.complete(point, np.random.default_rng(0))
+    assert config["C"] == 1e6 and config["model"]["k"] == 100 and not space.contains(config)
+    u, active = space.encode(config)
+    assert u[0] == 1.0 and u[7] == space.dims[7].domain.to_unit(29)
+    assert active[7] and not active[9]
 
 
 def test_contains():

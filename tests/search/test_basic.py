@@ -139,8 +139,8 @@ def test_grid_over_list_of_dicts():
 
 
 def test_points_to_evaluate_do_not_count_towards_the_grid():
-    searcher = started(Grid, spec={"a": grid([1, 2])}, points_to_evaluate=[{"a": 5}])
-    assert [c if c is FINISHED else c["a"] for c in suggestions(searcher, 4)] == [5, 1, 2,
+    searcher = started(Grid, spec={"a": grid([1, 2])}, points_to_evaluate=[{"a": 2}])
+    assert [c if c is FINISHED else c["a"] for c in suggestions(searcher, 4)] == [2, 1, 2,
                                                                                   FINISHED]
 
 
