@@ -303,8 +303,10 @@ class _Lattice(Domain):
         return self._unit_of_k(k)
 
     @property
-    def size(self) -> int:
-        """Number of distinct values."""
+    def size(self) -> int | None:
+        """Number of distinct values (None for a continuous float)."""
+        if not hasattr(self, "_kmin"):
+            return None
         return self._kmax - self._kmin + 1
 
 

@@ -219,13 +219,15 @@ class Space:
         self.spec = spec
         self.dims: list[Dim] = []
         self.names: list[str] = []
+        self._name_set: set[str] = set()
         self._root = self._parse_dict(spec, "", "", None, None)
         self.grid_size: int = self._root.grid_count
         self.has_grid = any(isinstance(d.domain, Grid) for d in self.dims)
 
     # -- parsing ---------------------------------------------------------------------------
     def _add_name(self, name: str) -> None:
-        if name not in self.names:
+        if name not in self._name_set:
+            self._name_set.add(name)
             self.names.append(name)
 
     def _parse_dict(self, spec: Mapping[str, Any], name: str, key: str,
@@ -233,8 +235,9 @@ class Space:
         items = []
         for k, value in spec.items():
             if not isinstance(k, str) or not k or "/" in k:
+                where = f"space[{name!r}]" if name else "space"
                 raise InvalidSpace(
-                    f"space[{name!r}]: keys must be non-empty strings without '/', got {k!r}")
+                    f"{where}: keys must be non-empty strings without '/', got {k!r}")
             items.append((k, self._parse(value, _join(name, k), _join(key, k), parent,
                                          choice_name)))
         if not items and name:

@@ -84,7 +84,7 @@ def test_uniform_samples_inside_and_round_trip(lh, seed):
     assert all(type(v) is float and low <= v <= high for v in values)
     assert_domain_contract(domain, values)
     assert domain.from_unit(0.0) == low and domain.from_unit(1.0) == high
-    assert domain.kind == "float"
+    assert domain.kind == "float" and domain.size is None
 
 
 @FAST
@@ -128,6 +128,7 @@ def test_quniform_values_look_as_typed_and_include_high():
     assert domain.from_unit(0.35) == 0.3  # not 0.30000000000000004
     assert domain.from_unit(1.0) == 1.0 and domain.from_unit(0.0) == 0.0
     assert sorted(set(draws(domain, n=400))) == [i / 10 for i in range(11)]
+    assert domain.size == 11
 
 
 @FAST
@@ -140,6 +141,7 @@ def test_randint_excludes_high(low, width, log, seed):
     values = draws(domain, seed=seed)
     assert all(type(v) is int and low <= v < high for v in values)
     assert domain.from_unit(1.0) == high - 1 and domain.from_unit(0.0) == low
+    assert domain.size == width
     assert not domain.contains(high) and domain.contains(high - 1)
     assert_domain_contract(domain, list(range(low, high)))  # every value round-trips
     assert domain.kind == "int"
@@ -320,7 +322,8 @@ def test_bad_domains_raise_clear_errors(make, message):
 BAD_SPACES = [
     ({"model": {"k": []}}, r"space\['model/k'\]: choice: categories must not be empty"),
     ({"a": {3: 1}}, r"space\['a'\]: keys must be non-empty strings without '/', got 3"),
-    ({"a/b": 1}, r"keys must be non-empty strings without '/', got 'a/b'"),
+    ({"a/b": 1}, r"^space: keys must be non-empty strings without '/', got 'a/b'"),
+    ({"": 1}, r"^space: keys must be non-empty strings"),
     ({"m": choice([{"x": grid([1, 2])}, {"y": 1}])},
      r"space\['m/x'\]: grid\(\.\.\.\) inside a branch of the choice 'm'"),
 ]
