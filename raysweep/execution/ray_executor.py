@@ -15,6 +15,7 @@ import site
 import socket
 import sys
 import sysconfig
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,40 @@ class _WorkerActor:
 # Idle workers kept between runs of one driver (a notebook, a benchmark, a test session),
 # keyed by Ray job and resource shape: starting a worker process costs seconds.
 _POOL: dict[tuple, list[Any]] = {}
+
+
+_POOL_IDLE_S = 30.0
+_pool_timer: threading.Timer | None = None
+_pool_lock = threading.Lock()
+
+
+def release_workers() -> None:
+    """Kill the idle pooled workers now (they also go after ``_POOL_IDLE_S`` seconds idle)."""
+    with _pool_lock:
+        pooled = [actor for actors in _POOL.values() for actor in actors]
+        _POOL.clear()
+    for actor in pooled:
+        try:
+            ray.kill(actor, no_restart=True)
+        except Exception:  # noqa: BLE001 - from an old Ray session, or already gone
+            pass
+
+
+def _arm_pool_timer() -> None:
+    """Idle workers hold cluster resources: give them back after a while."""
+    global _pool_timer
+    if _pool_timer is not None:
+        _pool_timer.cancel()
+    _pool_timer = threading.Timer(_POOL_IDLE_S, release_workers)
+    _pool_timer.daemon = True
+    _pool_timer.start()
+
+
+def _disarm_pool_timer() -> None:
+    global _pool_timer
+    if _pool_timer is not None:
+        _pool_timer.cancel()
+        _pool_timer = None
 
 
 def _pool_key(options: dict[str, Any]) -> tuple:
@@ -222,13 +257,15 @@ class RayExecutor(Executor):
         self._stop_blob = cloudpickle.dumps(stop) if not callable(stop) else _dumps_by_value(stop)
         self._metric, self._mode = metric, mode
         self._options = _split_resources(self.resources)
+        _disarm_pool_timer()
         mine = _pool_key(self._options)
-        for key in [k for k in _POOL if k != mine]:  # idle workers of another shape hold
-            for actor in _POOL.pop(key):             # resources this run may need
-                try:
-                    ray.kill(actor, no_restart=True)
-                except Exception:  # noqa: BLE001 - from an old Ray session
-                    pass
+        with _pool_lock:
+            stale = [a for k in [k for k in _POOL if k != mine] for a in _POOL.pop(k)]
+        for actor in stale:  # idle workers of another shape hold resources this run needs
+            try:
+                ray.kill(actor, no_restart=True)
+            except Exception:  # noqa: BLE001 - from an old Ray session
+                pass
         for _ in range(n_slots):
             self._add_slot()
         # Wait for the workers that fit now, so the first trials start on a full pool.
@@ -257,10 +294,10 @@ class RayExecutor(Executor):
         return _fits(ray.available_resources(), self.resources)
 
     def _add_slot(self) -> None:
-        pooled = _POOL.get(_pool_key(self._options))
-        if pooled:
-            actor = pooled.pop()
-        else:
+        with _pool_lock:
+            pooled = _POOL.get(_pool_key(self._options))
+            actor = pooled.pop() if pooled else None
+        if actor is None:
             actor = _WorkerActor.options(scheduling_strategy="SPREAD", max_restarts=0,
                                          **self._options).remote()
         ready = actor.configure.remote(self._blob, self._metric, self._mode, self._stop_blob)
@@ -428,16 +465,19 @@ class RayExecutor(Executor):
         if releases:
             done, _ = ray.wait(releases, num_returns=len(releases), timeout=5.0)
             done = set(done)
-            pool = _POOL.setdefault(_pool_key(self._options), [])
+            clean_actors = []
             for slot, ref in zip(keep, releases):
                 try:
                     clean = ref in done and ray.get(ref)
                 except RayError:
                     clean = False
                 if clean:
-                    pool.append(slot.actor)
+                    clean_actors.append(slot.actor)
                 else:
                     self._kill(slot)
+            with _pool_lock:
+                _POOL.setdefault(_pool_key(self._options), []).extend(clean_actors)
+            _arm_pool_timer()
         self._slots = []
         self._owner.clear()
         self._where.clear()

@@ -272,7 +272,8 @@ class _Runtime:
         instance = None
         try:
             if self.is_class:
-                instance = self._run_trainable(run)
+                instance = self.objective(run.config)
+                self._run_trainable(run, instance)
             else:
                 returned = self.objective(run.config)
                 if returned is not None:
@@ -310,8 +311,7 @@ class _Runtime:
                 f"the objective must return a number, a dict of metrics or None, got "
                 f"{type(returned).__name__}") from None
 
-    def _run_trainable(self, run: _Run):
-        instance = self.objective(run.config)
+    def _run_trainable(self, run: _Run, instance: Trainable) -> None:
         instance.setup(run.config)
         state = run.get_checkpoint()
         if state is not None:
@@ -334,4 +334,4 @@ class _Runtime:
                 checkpoint = instance.save()
             run.report(metrics, checkpoint=checkpoint, final=done)
             if done:
-                return instance
+                return
