@@ -86,6 +86,7 @@ class ASHA(Scheduler):
         self.rungs_: list[list[dict[str, float]]] = [
             [{} for _ in m] for m in self._milestones]
         self.bracket_of_: dict[str, int] = {}
+        self.stopped_: set[str] = set()
         self._bracket_counts = [0] * self.brackets
 
     def on_trial_add(self, trial: Trial) -> None:
@@ -94,6 +95,8 @@ class ASHA(Scheduler):
     def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
         t = result_time("ASHA", result, self.time_attr)
         result_value("ASHA", result, self.metric, "metric")
+        if trial.trial_id in self.stopped_:
+            return Decision.STOP  # a decision sticks, e.g. when a restore re-runs the trial
         loss = self.loss(result)
         bracket = self._assign(trial.trial_id)
         decision = Decision.CONTINUE
@@ -107,6 +110,8 @@ class ASHA(Scheduler):
                 decision = Decision.STOP
         if reached(t, self.max_t):
             decision = Decision.STOP
+        if decision == Decision.STOP:
+            self.stopped_.add(trial.trial_id)
         return decision
 
     def blocking_iterations(self, trial: Trial) -> tuple[int, ...] | None:

@@ -61,10 +61,13 @@ class MedianStopping(Scheduler):
         self.completed_: dict[str, tuple[list[float], np.ndarray]] = {}  # times, cumsum
         self.best_: dict[str, float] = {}
         self.last_judged_: dict[str, float] = {}
+        self.stopped_: set[str] = set()
 
     def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
         t = result_time("MedianStopping", result, self.time_attr)
         result_value("MedianStopping", result, self.metric, "metric")
+        if trial.trial_id in self.stopped_:
+            return Decision.STOP  # a decision sticks, e.g. when a restore re-runs the trial
         loss = self.loss(result)
         times, losses = self.history_.setdefault(trial.trial_id, ([], []))
         times.append(t)
@@ -78,6 +81,7 @@ class MedianStopping(Scheduler):
         self.last_judged_[trial.trial_id] = t
         median = self.median_running_average(t, exclude=trial.trial_id)
         if median is not None and best > median:
+            self.stopped_.add(trial.trial_id)
             return Decision.STOP
         return Decision.CONTINUE
 

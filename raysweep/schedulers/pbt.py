@@ -98,13 +98,15 @@ class PBT(Scheduler):
         t = result_time("PBT", result, self.time_attr)
         result_value("PBT", result, self.metric, "metric")
         trial_id = trial.trial_id
+        if trial_id in self.waiting_:
+            return Decision.PAUSE  # a decision sticks, e.g. when a restore re-runs the trial
         last = self.last_time_.get(trial_id, 0.0)
         self.last_time_[trial_id] = t
         if last is None or not self._crossed(last, t):
             return Decision.CONTINUE
         self.scores_[trial_id] = self.loss(result)
         bottom, _ = self.quantiles()
-        if trial_id in bottom and trial_id not in self.waiting_:
+        if trial_id in bottom:
             self.waiting_.append(trial_id)
             return Decision.PAUSE
         return Decision.CONTINUE

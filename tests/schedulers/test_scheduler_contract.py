@@ -159,6 +159,23 @@ def test_decisions_only_block_where_announced(name):
 
 
 @names
+def test_a_decision_sticks_when_the_trial_reports_again(name):
+    """Restore replays the last report of a trial that was running, but the controller may
+    restart it instead of applying the decision: its next report gets the same answer."""
+    sim = _sim(name)
+    last = {trial_id: (iteration, decision) for trial_id, iteration, decision in sim.decisions}
+    for trial_id, (iteration, decision) in last.items():
+        if decision == Decision.CONTINUE:
+            continue
+        trial = copy.copy(sim.trials[trial_id])
+        trial.status = TrialStatus.RUNNING
+        trial.iteration = iteration + 1
+        trial.last_result = dict(trial.last_result, training_iteration=iteration + 1,
+                                 time_total_s=float(iteration + 1))
+        assert sim.scheduler.on_result(trial, trial.last_result) in (decision, Decision.STOP)
+
+
+@names
 def test_launches_are_for_paused_trials_only(name):
     sim = _sim(name)  # Sim raises ProtocolViolation otherwise
     for launch in sim.launches:
