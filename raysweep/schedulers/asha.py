@@ -117,6 +117,8 @@ class ASHA(Scheduler):
     def blocking_iterations(self, trial: Trial) -> tuple[int, ...] | None:
         if self.time_attr != "training_iteration":
             return None
+        if trial.trial_id in getattr(self, "stopped_", ()):
+            return None  # restarted after a restore before its STOP landed: stop it at once
         bracket = self.bracket_of_.get(trial.trial_id) if hasattr(self, "bracket_of_") else None
         milestones = (self._milestones[bracket] if bracket is not None
                       else sorted({m for ms in self._milestones for m in ms}))

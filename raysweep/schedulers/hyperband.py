@@ -158,7 +158,10 @@ class Hyperband(Scheduler):
         position = getattr(self, "position_", {}).get(trial.trial_id)
         if position is None:
             return iterations(self.all_milestones())
-        return iterations(self.brackets_[position[0]].milestones)
+        bracket, rung = position
+        if trial.trial_id in self.brackets_[bracket].recorded[rung]:
+            return None  # restarted after a restore before its PAUSE/STOP landed: judge at once
+        return iterations(self.brackets_[bracket].milestones)
 
     def state_dict(self) -> dict[str, Any]:
         return {"brackets": [

@@ -144,6 +144,8 @@ class PBT(Scheduler):
     def blocking_iterations(self, trial: Trial) -> tuple[int, ...] | None:
         if self.time_attr != "training_iteration":
             return None
+        if trial.trial_id in getattr(self, "waiting_", ()):
+            return None  # restarted after a restore before its PAUSE landed: pause it at once
         interval = self.perturbation_interval
         # From the start (a Fork may move the trial back to its donor's iteration) to well
         # past the trial's current iteration; the worker keeps these as a frozenset.
