@@ -145,14 +145,14 @@ class Simulated(Executor):
         Raises:
             ValueError: ``resources_per_trial``, ``address`` or ``max_concurrent`` is given.
         """
-        for name, value, rule in (
-                ("resources_per_trial", resources_per_trial, "a simulated run uses no Ray "
-                 "resources"),
-                ("address", address, "a simulated run joins no Ray cluster"),
-                ("max_concurrent", max_concurrent, "use Simulated(workers=...) to set how many "
-                 "trials run at once")):
+        rules = {
+            "resources_per_trial": (resources_per_trial, "a simulated run uses no Ray resources"),
+            "address": (address, "a simulated run joins no Ray cluster"),
+            "max_concurrent": (max_concurrent, "Simulated(workers=...) sets the concurrency"),
+        }
+        for name, (value, why) in rules.items():
             if value is not None:
-                raise ValueError(f"{name} must be None with executor=Simulated(...) ({rule}), "
+                raise ValueError(f"{name} must be None with executor=Simulated(...) ({why}), "
                                  f"got {value!r}")
 
     def setup(self, objective: Any, *, metric: str, mode: str, stop: Any) -> None:
@@ -389,9 +389,9 @@ class Simulated(Executor):
 class _SimRun:
     """One run of one trial on a simulated worker."""
 
-    __slots__ = ("trial_id", "config", "iteration", "time_base", "blocking", "began", "gen",
-                 "waiting", "stop_request", "pending", "duration", "rng", "end_kind",
-                 "end_info", "saved")
+    __slots__ = ("began", "blocking", "config", "duration", "end_info", "end_kind", "gen",
+                 "iteration", "pending", "rng", "saved", "stop_request", "time_base", "trial_id",
+                 "waiting")
 
     def __init__(self, trial_id: str, config: dict[str, Any], iteration: int,
                  time_base: float, blocking: tuple[int, ...] | None) -> None:
