@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -62,8 +63,8 @@ def decisions(path):
     (rs.schedulers.Hyperband(max_t=9, reduction_factor=3), None),
 ])
 def test_same_statuses_and_decisions_as_the_inline_executor(storage, scheduler, stop):
-    common = dict(metric="loss", mode="min", num_samples=14, seed=7, scheduler=scheduler,
-                  stop=stop, storage_path=storage, verbose=0)
+    common = {"metric": "loss", "mode": "min", "num_samples": 14, "seed": 7,
+              "scheduler": scheduler, "stop": stop, "storage_path": storage, "verbose": 0}
     inline = rs.run(as_objective(curve, 9), SPACE, executor="inline", name="inline", **common)
     simulated = rs.run(never_called, SPACE, name="sim",
                        executor=Simulated(1, curve, max_iterations=9), **common)
@@ -108,9 +109,9 @@ def test_virtual_time_is_monotone(storage):
     results = rs.run(never_called, SPACE, num_samples=300, seed=2, storage_path=storage,
                      verbose=0, scheduler="asha", time_budget_s=2_000.0,
                      executor=Recording(16, noisy, max_iterations=20, latency_s=0.5))
-    assert len(seen) > 100 and all(b >= a for a, b in zip(seen, seen[1:]))
+    assert len(seen) > 100 and all(b >= a for a, b in itertools.pairwise(seen))
     stamps = [e["t"] for e in journal(results.path) if "t" in e]
-    assert all(b >= a for a, b in zip(stamps, stamps[1:]))
+    assert all(b >= a for a, b in itertools.pairwise(stamps))
     # the budget is virtual: the run stopped near 2,000 virtual seconds, not real ones
     assert 2_000.0 <= seen[-1] < 2_500.0
     assert "TERMINATED" in results.status_counts()
@@ -258,8 +259,8 @@ def test_numpy_metrics_become_plain_numbers(storage):
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    ({"resources_per_trial": {"cpu": 2}}, r"resources_per_trial must be None with "
-                                          r"executor=Simulated\(...\) \(a simulated run uses no"),
+    ({"resources_per_trial": {"cpu": 2}},
+     r"resources_per_trial must be None with executor=Simulated\(...\) \(a simulated run"),
     ({"address": "auto"}, r"address must be None with executor=Simulated.*got 'auto'"),
     ({"max_concurrent": 8}, r"max_concurrent must be None with executor=Simulated"),
 ])
