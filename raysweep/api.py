@@ -31,7 +31,7 @@ from raysweep.trainable import Trainable
 logger = logging.getLogger("raysweep")
 
 _RUN_ARGS_FILE = "run_args.pkl"
-VERSION = "0.1.0"
+from raysweep import __version__ as VERSION  # noqa: E402
 
 
 def _check_objective(objective: Any) -> bool:

@@ -30,6 +30,8 @@ from raysweep.execution.worker import _Runtime
 logger = logging.getLogger("raysweep")
 
 _GROW_CHECK_S = 3.0
+_SHORT_TRIAL_S = 0.005  # trials shorter than this get deeper per-worker queues
+_MAX_DEPTH = 16
 
 
 @ray.remote(max_concurrency=4)
@@ -237,7 +239,7 @@ class RayExecutor(Executor):
         self._owner: dict[Any, _Slot] = {}
         self._where: dict[str, _Slot] = {}
         self._last_grow = 0.0
-        self._trial_times: list[float] = []
+        self._mean_s: float | None = None
         self._depth = queue_depth
 
     # -- setup ----------------------------------------------------------------------------
@@ -414,9 +416,25 @@ class RayExecutor(Executor):
             was_head = slot.assigned[0] == trial_id
             slot.assigned.remove(trial_id)
             if was_head:
-                slot.head_since = time.monotonic()
+                now = time.monotonic()
+                self._observe_duration(now - slot.head_since)
+                slot.head_since = now
         if self._where.get(trial_id) is slot:
             del self._where[trial_id]
+
+    def _observe_duration(self, seconds: float) -> None:
+        """Queue more trials per worker when trials are much shorter than a round trip.
+
+        With trials of a few microseconds, a round trip per trial is the whole cost; letting
+        each call carry several queued trials amortises it. Longer trials keep the default
+        (one running, one queued), so searchers do not see needless pending trials.
+        """
+        self._mean_s = seconds if self._mean_s is None else 0.9 * self._mean_s + 0.1 * seconds
+        if self._mean_s < _SHORT_TRIAL_S:
+            self._depth = int(min(_MAX_DEPTH, max(self.queue_depth,
+                                                  _SHORT_TRIAL_S / max(self._mean_s, 1e-6))))
+        else:
+            self._depth = self.queue_depth
 
     def _call(self, slot: _Slot, messages: list[tuple]) -> None:
         ref = slot.actor.handle.remote(messages)
