@@ -281,6 +281,14 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         directory.open_journal()
         reporter = PlainReporter(metric=metric, mode=mode, verbose=verbose,
                                  total=None if searcher_obj.supports_grid else num_samples)
+        def snapshot(live: Controller) -> None:
+            try:
+                directory.write_results_csv(Results(
+                    live.trials.values(), metric=metric, mode=mode, scope=scope,
+                    path=None).dataframe())
+            except Exception as exc:  # noqa: BLE001 - the journal still has everything
+                logger.warning("raysweep: could not write results.csv: %s", exc)
+
         controller = Controller(
             executor=executor_obj, searcher=searcher_obj, scheduler=scheduler_obj,
             metric=metric, mode=mode,
@@ -288,7 +296,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
             storage=directory, time_budget_s=time_budget_s, max_failures=max_failures,
             trial_timeout_s=trial_timeout_s, keep_checkpoints=keep_checkpoints,
             fail_fast=fail_fast, callbacks=callbacks, reporter=reporter,
-            objective_is_class=objective_is_class)
+            objective_is_class=objective_is_class, snapshot=snapshot)
         if events:
             controller.replay(events)
         directory.append({"e": "session", "kind": "start", "t": round(executor_obj.wall_time(), 3)})

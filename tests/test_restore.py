@@ -251,3 +251,54 @@ def test_pause_and_resume_continue_without_gap_or_repeat(storage, executor, obje
         assert list(rows.loss) == [1, 2, 3, 4, 5, 6]  # state continued, not restarted
     journal = open(os.path.join(results.path, "journal.jsonl")).read()
     assert journal.count('"s":"PAUSED"') == 3 and journal.count('"e":"resume"') == 3
+
+
+CTRL_C_DRIVER = textwrap.dedent("""
+    import sys, time
+    import raysweep as rs
+
+    def train(config):
+        state = rs.get_checkpoint() or {"step": 0}
+        for step in range(state["step"], 40):
+            time.sleep(0.05)
+            rs.report({"loss": config["x"] + step}, checkpoint={"step": step + 1})
+
+    rs.run(train, {"x": rs.uniform(0, 1)}, num_samples=2, seed=3, name="ctrlc",
+           storage_path=sys.argv[1], resume=True, executor="inline", verbose=0)
+""")
+
+
+def test_ctrl_c_saves_state_prints_how_to_resume_and_resume_finishes(tmp_path):
+    storage = str(tmp_path / "results")
+    script = tmp_path / "driver.py"
+    script.write_text(CTRL_C_DRIVER)
+    path = os.path.join(storage, "ctrlc")
+    proc = subprocess.Popen([sys.executable, str(script), storage], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while _journal_lines(path) < 8 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "resume with" in err and "resume=True" in err
+    journal = open(os.path.join(path, "journal.jsonl")).read()
+    assert '"kind":"interrupted"' in journal
+    proc = subprocess.run([sys.executable, str(script), storage], timeout=120)
+    assert proc.returncode == 0
+    results = rs.load(path)
+    assert set(results.dataframe().status) == {"TERMINATED"}
+    for _, rows in results.history().groupby("trial_id"):
+        assert list(rows.training_iteration) == list(range(1, 41))
+
+
+def test_keep_checkpoints_bounds_disk_use(storage):
+    def objective(config):
+        for step in range(10):
+            rs.report({"loss": float(step)}, checkpoint={"step": step})
+
+    results = rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=2, keep_checkpoints=3,
+                     executor="inline", verbose=0, storage_path=storage)
+    for trial in results.trials:
+        kept = sorted(os.listdir(os.path.join(results.path, "trials", trial.trial_id)))
+        assert kept == ["checkpoint_000008", "checkpoint_000009", "checkpoint_000010"]
+        assert results.get_checkpoint(trial.trial_id) == {"step": 9}

@@ -37,7 +37,8 @@ class Controller:
                  time_budget_s: float | None = None, max_failures: int = 0,
                  trial_timeout_s: float | None = None, keep_checkpoints: int = 2,
                  fail_fast: bool = False, callbacks: list | None = None,
-                 reporter=None, objective_is_class: bool = False) -> None:
+                 reporter=None, objective_is_class: bool = False,
+                 snapshot=None, snapshot_every_s: float = 30.0) -> None:
         self.executor = executor
         self.searcher = searcher
         self.scheduler = scheduler
@@ -53,6 +54,9 @@ class Controller:
         self.callbacks = list(callbacks or [])
         self.reporter = reporter
         self.objective_is_class = objective_is_class
+        self.snapshot = snapshot  # called now and then with the controller (results.csv)
+        self.snapshot_every_s = snapshot_every_s
+        self._last_snapshot = 0.0
         self.state = JournalState(metric, mode)
         self.trials = self.state.trials
         self._restart: deque[str] = deque()
@@ -178,6 +182,7 @@ class Controller:
     def run(self) -> None:
         if self.time_budget_s is not None:
             self._deadline = self.executor.now() + self.time_budget_s
+        self._last_snapshot = time.monotonic()
         for trial_id in list(self._restart):
             trial = self.trials[trial_id]
             self._journal({"e": "restart", "id": trial_id, "i": trial.checkpoint_iteration or 0,
@@ -205,6 +210,11 @@ class Controller:
                 self._flush()
                 if self.reporter is not None:
                     self.reporter.update(self)
+                if self.snapshot is not None:
+                    now = time.monotonic()
+                    if now - self._last_snapshot >= self.snapshot_every_s:
+                        self._last_snapshot = now
+                        self.snapshot(self)
         finally:
             self._flush(sync=True)
         self._finish_paused()
