@@ -78,6 +78,7 @@ class Controller:
         after that checkpoint are dropped (they will be produced again).
         """
         final_segment = self._unfinished_tails(events)
+        decided: dict[str, Decision] = {}  # a decision journaled but not yet carried out
         for number, event in enumerate(events):
             kind = event["e"]
             trial_id = event.get("id")
@@ -110,8 +111,10 @@ class Controller:
                 result["trial_id"] = trial_id
                 self.searcher.observe(trial_id, result, final=False)
                 if trial.status is TrialStatus.RUNNING:
-                    self.scheduler.on_result(trial, result)
-            elif kind == "s":
+                    decided[trial_id] = self.scheduler.on_result(trial, result)
+                continue
+            decided.pop(trial_id, None)
+            if kind == "s":
                 self.state.apply(event)
                 if trial.status in _FINISHED:
                     self._complete_algorithms(trial)
@@ -133,8 +136,14 @@ class Controller:
                     trial.checkpoint_iteration = found[-1] if found else None
         for trial in self.trials.values():
             if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
-                trial.status = TrialStatus.PENDING
-                self._restart.append(trial.trial_id)
+                decision = decided.get(trial.trial_id, Decision.CONTINUE)
+                if decision is Decision.STOP:  # the driver died before stopping it
+                    self._set_status(trial, TrialStatus.TERMINATED)
+                elif decision is Decision.PAUSE:
+                    self._set_status(trial, TrialStatus.PAUSED)
+                else:
+                    trial.status = TrialStatus.PENDING
+                    self._restart.append(trial.trial_id)
 
     @staticmethod
     def _unfinished_tails(events: list[dict[str, Any]]) -> set[int]:
@@ -188,7 +197,6 @@ class Controller:
             self._journal({"e": "restart", "id": trial_id, "i": trial.checkpoint_iteration or 0,
                            "why": "restore", "n": trial.num_failures})
             trial.iteration = trial.checkpoint_iteration or 0
-            trial.last_result = None
         try:
             while True:
                 launched = self._launch()

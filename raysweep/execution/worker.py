@@ -278,7 +278,8 @@ class _Runtime:
                 returned = self.objective(run.config)
                 if returned is not None:
                     run.report(self._as_metrics(returned), final=True)
-                elif not run.reported:
+                elif not run.reported and run.payload is None:
+                    # (resumed from its final checkpoint, an objective may have nothing left)
                     raise TypeError(
                         "the objective returned None and never called raysweep.report(); "
                         "return a number or a dict of metrics, or call raysweep.report(...)")
