@@ -1,0 +1,92 @@
+"""The fit data, shipped to the workers once per ``fit`` (the only module here that uses Ray).
+
+``LocalData`` just holds the data (in-process executors). ``RayData`` puts it in the Ray
+object store once, in the driver; each worker process fetches it once (zero-copy for numpy
+arrays on the same node) and keeps it for every candidate it evaluates.
+
+The objective travels to the workers pickled with plain ``cloudpickle``, which would lose
+the owner of a bare ``ObjectRef`` (a worker's ``ray.get`` would then wait forever). So
+``RayData`` pickles its reference with Ray's own pickler: in-band when Ray is serializing
+(Ray then tracks the reference), out-of-band otherwise, in which case Ray pins the object
+until ``release()`` unpins it at the end of ``fit``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger("raysweep")
+
+
+class LocalData:
+    """The data itself, for executors that run in the driver's process."""
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def get(self) -> Any:
+        return self._value
+
+    def release(self) -> None:
+        self._value = None
+
+
+class RayData:
+    """The data in the Ray object store: ``ray.put`` once, ``ray.get`` once per worker."""
+
+    def __init__(self, value: Any) -> None:
+        import ray
+
+        self._ref = ray.put(value)
+        self._pins = 0
+        self._value: Any = None
+
+    def get(self) -> Any:
+        if self._value is None:
+            import ray
+
+            self._value = ray.get(self._ref)
+        return self._value
+
+    def __reduce__(self):
+        import ray
+
+        if _in_band(ray):
+            return (_from_ref, (self._ref,))
+        self._pins += 1  # Ray pins an object whose reference leaves its serializer
+        return (_from_bytes, (ray.cloudpickle.dumps(self._ref),))
+
+    def release(self) -> None:
+        """Unpin the object (the driver's own reference goes with this handle)."""
+        if self._pins:
+            try:
+                import ray
+
+                core_worker = ray._private.worker.global_worker.core_worker
+                for _ in range(self._pins):
+                    core_worker.remove_object_ref_reference(self._ref)
+            except Exception as exc:  # noqa: BLE001 - a private Ray API; worst case a leak
+                logger.debug("raysweep.sklearn: could not unpin the fit data: %s", exc)
+            self._pins = 0
+        self._value = None
+
+
+def _in_band(ray: Any) -> bool:
+    try:
+        context = ray._private.worker.global_worker.get_serialization_context()
+        return bool(context.is_in_band_serialization())
+    except Exception:  # noqa: BLE001 - private Ray API: assume the common, out-of-band case
+        return False
+
+
+def _from_ref(ref: Any) -> RayData:
+    data = RayData.__new__(RayData)
+    data._ref, data._pins, data._value = ref, 0, None
+    return data
+
+
+def _from_bytes(blob: bytes) -> RayData:
+    import ray
+
+    return _from_ref(ray.cloudpickle.loads(blob))
