@@ -1,0 +1,311 @@
+"""The ``raysweep`` command against real experiment directories (no Ray started)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+import raysweep as rs
+from raysweep import storage as _storage
+from raysweep.cli import main
+
+
+def _objective(config):
+    if config["x"] > 0.9:
+        raise ValueError(f"x too large: {config['x']}")
+    return {"loss": (config["x"] - 0.3) ** 2 + 0.01 * config["model"]["depth"],
+            "acc": 1 - config["x"]}
+
+
+def _iterative(config):
+    for step in range(6):
+        rs.report({"loss": config["x"] / (step + 1)})
+
+
+SPACE = {"x": rs.uniform(0, 1), "kind": ["a", "b"], "model": {"depth": rs.randint(1, 6)}}
+
+
+@pytest.fixture(scope="module")
+def experiments(tmp_path_factory):
+    """A storage path with a finished, an iterative, a partial and a foreign directory."""
+    root = str(tmp_path_factory.mktemp("cli") / "results")
+    rs.run(_objective, SPACE, metric="loss", num_samples=60, seed=1, executor="inline",
+           storage_path=root, name="oneshot", verbose=0)
+    rs.run(_iterative, SPACE, metric="loss", num_samples=12, seed=2, executor="inline",
+           storage_path=root, name="curves", scheduler="asha", verbose=0)
+    # A partially written experiment: a driver killed mid-run (no results.csv, no session end,
+    # the last journal line torn in half).
+    partial = os.path.join(root, "partial")
+    shutil.copytree(os.path.join(root, "curves"), partial)
+    os.remove(os.path.join(partial, _storage.RESULTS_FILE))
+    journal = os.path.join(partial, _storage.JOURNAL_FILE)
+    with open(journal, "rb") as handle:
+        lines = handle.read().split(b"\n")
+    keep = lines[: len(lines) // 2]
+    with open(journal, "wb") as handle:
+        handle.write(b"\n".join(keep) + b"\n" + lines[len(lines) // 2][:17])
+    settings = json.load(open(os.path.join(partial, _storage.EXPERIMENT_FILE)))
+    settings["name"] = "partial"
+    with open(os.path.join(partial, _storage.EXPERIMENT_FILE), "w") as handle:
+        json.dump(settings, handle)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    with open(os.path.join(partial, _storage.LOCK_FILE), "w") as handle:
+        handle.write(f"pid {gone} on {socket.gethostname()}\n")  # its driver died
+    foreign = os.path.join(root, "not_an_experiment")
+    os.makedirs(foreign)
+    with open(os.path.join(foreign, "notes.txt"), "w") as handle:
+        handle.write("hello")
+    return root
+
+
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ----------------------------------------------------------------------------------- ls
+def test_ls_lists_experiments_with_counts_best_and_state(experiments, capsys):
+    code, out, err = _cli(capsys, "ls", experiments)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split() == ["NAME", "TRIALS", "STATUS", "METRIC", "BEST", "STATE",
+                                "UPDATED"]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert set(rows) == {"curves", "oneshot", "partial"}  # the foreign directory is skipped
+    oneshot = rs.load(os.path.join(experiments, "oneshot"))
+    counts = oneshot.status_counts()
+    assert f"{counts['TERMINATED']} done {counts['ERROR']} error" in rows["oneshot"]
+    assert f"{oneshot.best_result['loss']:.6g}" in rows["oneshot"]
+    assert " ended " in rows["oneshot"]
+    assert "unfinished" in rows["partial"] and "running" in rows["partial"]
+
+
+def test_ls_tells_a_live_driver_from_a_dead_one(experiments, tmp_path, capsys):
+    live = tmp_path / "live"
+    shutil.copytree(os.path.join(experiments, "partial"), live)
+    (live / _storage.LOCK_FILE).write_text(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    code, out, _ = _cli(capsys, "ls", str(tmp_path))
+    assert code == 0 and f"running (pid {os.getpid()})" in out
+
+
+def test_ls_of_one_experiment_and_of_an_empty_directory(experiments, tmp_path, capsys):
+    code, out, _ = _cli(capsys, "ls", os.path.join(experiments, "curves"))
+    assert code == 0 and len(out.splitlines()) == 2 and out.splitlines()[1].startswith("curves")
+    code, out, _ = _cli(capsys, "ls", str(tmp_path))
+    assert code == 0 and "no raysweep experiments in" in out
+
+
+@pytest.mark.parametrize("command", [["ls"], ["show"], ["export"], ["plot", "--out", "x.png"]])
+def test_missing_directory_is_one_line_and_exit_2(command, tmp_path, capsys):
+    missing = str(tmp_path / "nope")
+    argv = [command[0], missing, *command[1:]]
+    code, out, err = _cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and err.startswith("raysweep: error: ")
+    assert "no such directory" in err and missing in err
+
+
+@pytest.mark.parametrize("command", ["show", "export", "plot"])
+def test_foreign_directory_is_one_line_and_exit_2(command, experiments, capsys):
+    foreign = os.path.join(experiments, "not_an_experiment")
+    argv = [command, foreign] + (["--out", "x.png"] if command == "plot" else [])
+    code, out, err = _cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.strip() == f"raysweep: error: {foreign}: not a raysweep experiment directory " \
+                          "(no experiment.json)"
+
+
+def test_foreign_experiment_json_and_corrupt_journal(tmp_path, experiments, capsys):
+    other = tmp_path / "other_tool"
+    other.mkdir()
+    (other / "experiment.json").write_text('{"framework": "something else"}')
+    code, _, err = _cli(capsys, "show", str(other))
+    assert code == 2 and "has no metric/mode" in err and err.count("\n") == 1
+    broken = tmp_path / "broken"
+    shutil.copytree(os.path.join(experiments, "oneshot"), broken)
+    journal = broken / "journal.jsonl"
+    lines = journal.read_text().splitlines()
+    lines[3] = "{not json"
+    journal.write_text("\n".join(lines) + "\n")
+    code, _, err = _cli(capsys, "show", str(broken))
+    assert code == 2 and "line 4 is not a valid journal event" in err and err.count("\n") == 1
+
+
+def test_usage_errors_exit_2(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "x", "--format", "xml"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------- show
+def test_show_prints_summary_and_top_trials(experiments, capsys):
+    path = os.path.join(experiments, "oneshot")
+    code, out, err = _cli(capsys, "show", path, "-n", "5")
+    assert code == 0, err
+    results = rs.load(path)
+    best = results.best_trial
+    assert "metric loss (min)" in out and "60 trials" in out
+    assert f"best loss = {results.best_result['loss']:.6g} (trial {best.trial_id}" in out
+    assert "failed; last (trial" in out and "x too large" in out
+    table = out.split("top 5 of 60 by loss (ascending):\n")[1].splitlines()
+    assert table[0].split()[:3] == ["trial_id", "status", "loss"]
+    assert len(table) == 6 and table[1].split()[0] == best.trial_id
+    frame = results.dataframe()
+    ok = frame[frame.status == "TERMINATED"].sort_values("loss")
+    assert [row.split()[0] for row in table[1:]] == list(ok.trial_id[:5])
+
+
+def test_show_sort_direction_and_columns(experiments, capsys):
+    path = os.path.join(experiments, "oneshot")
+    code, out, _ = _cli(capsys, "show", path, "-n", "3", "--sort", "x", "--desc",
+                        "--columns", "trial_id,x,acc")
+    assert code == 0
+    table = out.split("by config/x (descending):\n")[1].splitlines()
+    assert table[0].split() == ["trial_id", "config/x", "acc"]
+    frame = rs.load(path).dataframe().sort_values("config/x", ascending=False)
+    assert [line.split()[0] for line in table[1:]] == list(frame.trial_id[:3])
+    code, _, err = _cli(capsys, "show", path, "--sort", "nope")
+    assert code == 2 and "no column 'nope'" in err and err.count("\n") == 1
+
+
+def test_show_partially_written_experiment(experiments, capsys):
+    code, out, err = _cli(capsys, "show", os.path.join(experiments, "partial"))
+    assert code == 0, err
+    assert "running" in out and "top " in out
+
+
+# ------------------------------------------------------------------------------- export
+def test_export_csv_json_and_history(experiments, tmp_path, capsys):
+    path = os.path.join(experiments, "oneshot")
+    frame = rs.load(path).dataframe()
+    code, out, _ = _cli(capsys, "export", path, "--format", "csv")
+    assert code == 0
+    exported = pd.read_csv(pd.io.common.StringIO(out), dtype={"trial_id": str})
+    assert list(exported.trial_id) == list(frame.trial_id)
+    assert list(exported.columns) == list(frame.columns)
+    out_file = tmp_path / "trials.jsonl"
+    code, _, err = _cli(capsys, "export", path, "--format", "json", "--out", str(out_file))
+    assert code == 0 and "wrote 60 rows" in err
+    records = pd.read_json(out_file, lines=True, dtype={"trial_id": str})
+    assert len(records) == 60 and "config/model/depth" in records.columns
+    curves = os.path.join(experiments, "curves")
+    code, out, _ = _cli(capsys, "export", curves, "--history")
+    history = pd.read_csv(pd.io.common.StringIO(out))
+    assert len(history) == len(rs.load(curves).history())
+    assert {"trial_id", "training_iteration", "status", "loss", "config/x"} <= set(
+        history.columns)
+
+
+def test_export_parquet(experiments, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    path = os.path.join(experiments, "oneshot")
+    out_file = tmp_path / "trials.parquet"
+    code, _, _ = _cli(capsys, "export", path, "--format", "parquet", "--out", str(out_file))
+    assert code == 0
+    table = pd.read_parquet(out_file)
+    assert len(table) == 60 and set(table.status) == {"TERMINATED", "ERROR"}
+    code, _, err = _cli(capsys, "export", path, "--format", "parquet")
+    assert code == 2 and "needs --out" in err
+
+
+# --------------------------------------------------------------------------------- plot
+@pytest.mark.parametrize("kind", ["dashboard", "history", "curves", "lineage"])
+def test_plot_writes_an_image(kind, experiments, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    out_file = tmp_path / f"{kind}.png"
+    code, _, err = _cli(capsys, "plot", os.path.join(experiments, "curves"), "--out",
+                        str(out_file), "--kind", kind)
+    assert code == 0, err
+    assert out_file.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    code, _, err = _cli(capsys, "plot", os.path.join(experiments, "curves"), "--out",
+                        str(tmp_path / "no" / "dir.png"))
+    assert code == 2 and "no such directory for --out" in err
+
+
+# -------------------------------------------------------------------- console script, scale
+def test_console_script_runs_without_starting_ray(experiments):
+    code = ("import sys; from raysweep.cli import main; "
+            f"codes = [main(['ls', {experiments!r}]), main(['show', {experiments!r} + '/curves'])]; "
+            "assert codes == [0, 0], codes; "
+            "assert 'ray' not in sys.modules, 'ray was imported'")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    script = shutil.which("raysweep")
+    if script is not None:
+        done = subprocess.run([script, "show", os.path.join(experiments, "nope")],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1
+
+
+def write_synthetic(path: str, n_trials: int, n_reports: int, seed: int = 0) -> None:
+    """An experiment directory in the documented format, written directly (fast)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    os.makedirs(path)
+    space = {"type": "space", "spec": {"type": "dict", "items": [
+        ["lr", {"type": "float", "low": 1e-5, "high": 1.0, "log": True, "q": None}],
+        ["width", {"type": "int", "low": 8, "high": 512, "q": 1, "log": False,
+                   "include_high": False}],
+        ["opt", {"type": "choice", "branches": [{"type": "fixed", "value": "adam"},
+                                                {"type": "fixed", "value": "sgd"}]}]]}}
+    settings = {"version": "0.1.0", "format": 1, "name": os.path.basename(path),
+                "metric": "loss", "mode": "min", "scope": "last", "num_samples": n_trials,
+                "space": space, "search": "random", "scheduler": "asha", "seed": seed}
+    with open(os.path.join(path, "experiment.json"), "w") as handle:
+        json.dump(settings, handle)
+    lines = [json.dumps({"e": "session", "kind": "start", "t": 0})]
+    t = 1.7e9
+    for i in range(n_trials):
+        trial_id = f"{i:05d}"
+        config = {"lr": float(10 ** rng.uniform(-5, 0)), "width": int(rng.integers(8, 512)),
+                  "opt": ["adam", "sgd"][int(rng.integers(2))]}
+        lines.append(json.dumps({"e": "new", "id": trial_id, "c": config, "t": t + i}))
+        quality = abs(np.log10(config["lr"]) + 2.5) + (0.3 if config["opt"] == "sgd" else 0)
+        reports = n_reports if rng.random() < 0.3 else max(1, n_reports // 4)
+        for step in range(1, reports + 1):
+            loss = quality + 1.0 / step + 0.01 * rng.standard_normal()
+            lines.append(json.dumps({"e": "r", "id": trial_id, "r": {
+                "loss": loss, "training_iteration": step, "time_total_s": 0.01 * step}}))
+        status = "ERROR" if rng.random() < 0.01 else "TERMINATED"
+        event = {"e": "s", "id": trial_id, "s": status, "t": t + i + 1}
+        if status == "ERROR":
+            event["err"] = "Traceback...\nRuntimeError: diverged"
+        lines.append(json.dumps(event))
+    lines.append(json.dumps({"e": "session", "kind": "end", "t": t + n_trials}))
+    with open(os.path.join(path, "journal.jsonl"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def test_every_command_stays_fast_at_10000_trials(tmp_path, capsys):
+    path = str(tmp_path / "big")
+    write_synthetic(path, 10_000, 8)
+    timings = {}
+    for name, argv in {
+        "ls": ["ls", str(tmp_path)],
+        "show": ["show", path, "-n", "20"],
+        "export": ["export", path, "--format", "csv", "--out", str(tmp_path / "big.csv")],
+        "plot": ["plot", path, "--out", str(tmp_path / "big.png")],
+    }.items():
+        started = time.monotonic()
+        code, out, err = _cli(capsys, *argv)
+        timings[name] = time.monotonic() - started
+        assert code == 0, err
+    # Seconds, not minutes (generous bounds: this machine is shared).
+    assert all(seconds < 45 for seconds in timings.values()), timings
+    assert len(pd.read_csv(tmp_path / "big.csv")) == 10_000
