@@ -1,10 +1,36 @@
-"""Callbacks: hooks users (and loggers) attach to a run with ``callbacks=[...]``."""
+"""Callbacks: hooks users (and loggers) attach to a run with ``callbacks=[...]``.
+
+Loggers shipped here:
+
+- ``CSVLogger`` and ``JSONLLogger``: one row per report, every trial in one file
+  (``progress.csv`` / ``progress.jsonl`` in the experiment directory), so a 50,000-trial sweep
+  still holds a handful of files. ``per_trial=True`` writes ``trials/<id>/progress.*``
+  instead, one file per trial (as Ray Tune does), for the few sweeps that want that.
+- ``TensorBoardLogger`` (needs ``tensorboardX``): one TensorBoard run per trial with every
+  numeric metric by ``training_iteration`` and the config as hparams.
+- ``MLflowLogger`` (needs ``mlflow``): one MLflow run per trial (params, metrics by step,
+  final status) nested under one run for the sweep.
+
+A logger told nothing about where to write uses the experiment directory, which the run hands
+to every callback through ``on_experiment_start``.
+"""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import logging
+import math
+import os
+import time
+from collections import OrderedDict
 from typing import Any
 
-from raysweep.trial import Trial
+from raysweep.space import flatten
+from raysweep.trial import Trial, TrialStatus
+
+logger = logging.getLogger("raysweep")
 
 
 class Callback:
@@ -17,6 +43,9 @@ class Callback:
         ...         print(trial.trial_id, trial.status.value, trial.last_result)
     """
 
+    def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
+        """The run is about to start trials; ``path`` is the experiment directory."""
+
     def on_trial_start(self, trial: Trial) -> None:
         """A trial (new, resumed, forked or retried) was handed to a worker."""
 
@@ -28,3 +57,474 @@ class Callback:
 
     def on_experiment_end(self, results: Any) -> None:
         """The run ended; ``results`` is the ``raysweep.Results``."""
+
+
+def default_loggers(callbacks: list[Callback] | tuple[Callback, ...] = ()) -> list[Callback]:
+    """The loggers every run gets: ``progress.csv`` and ``progress.jsonl`` (one file each).
+
+    A logger of the same kind already among the user's ``callbacks`` and writing the shared
+    file of the experiment directory replaces the default one (no duplicate rows).
+    """
+    out: list[Callback] = []
+    for kind in (CSVLogger, JSONLLogger):
+        if not any(type(c) is kind and c.path is None and not c.per_trial for c in callbacks):
+            out.append(kind())
+    return out
+
+
+# ------------------------------------------------------------------------------ helpers
+def _row(trial: Trial, result: dict[str, Any]) -> dict[str, Any]:
+    """A report as one flat row: trial_id, the result's keys, then ``config/<name>``."""
+    row: dict[str, Any] = {"trial_id": trial.trial_id}
+    nested = any(isinstance(v, dict) for v in result.values())
+    for key, value in (flatten(result) if nested else result).items():
+        if key != "trial_id":
+            row[key] = value
+    for key, value in flatten(trial.config).items():
+        row[f"config/{key}"] = value
+    return row
+
+
+def _scalar(value: Any) -> float | None:
+    """A loggable number (bools and non-numbers are not)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        try:
+            number = item()
+        except (TypeError, ValueError):
+            return None
+        return float(number) if isinstance(number, (int, float)) and \
+            not isinstance(number, bool) else None
+    return None
+
+
+class _FileLogger(Callback):
+    """Shared machinery: where files go, lazily opened, flushed about once a second."""
+
+    filename = ""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 per_trial: bool = False, flush_interval_s: float = 1.0) -> None:
+        if not isinstance(per_trial, bool):
+            raise TypeError(f"{type(self).__name__}: per_trial must be True or False, got "
+                            f"{per_trial!r}")
+        if flush_interval_s < 0:
+            raise ValueError(f"{type(self).__name__}: flush_interval_s must be >= 0, got "
+                             f"{flush_interval_s!r}")
+        self.path = None if path is None else os.path.abspath(os.fspath(path))
+        self.per_trial = per_trial
+        self.flush_interval_s = flush_interval_s
+        self._handles: OrderedDict[str, Any] = OrderedDict()
+        self._last_flush = time.monotonic()
+
+    def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
+        if self.path is None:
+            self.path = os.path.abspath(path)
+
+    def file_for(self, trial_id: str) -> str:
+        """The file a trial's rows go to."""
+        if self.path is None:
+            raise RuntimeError(f"{type(self).__name__}: no directory to write to; pass path= "
+                               "or run it through raysweep.run(callbacks=[...])")
+        if self.per_trial:
+            return os.path.join(self.path, "trials", trial_id, self.filename)
+        return os.path.join(self.path, self.filename)
+
+    def _key(self, trial_id: str) -> str:
+        return trial_id if self.per_trial else ""
+
+    def _maybe_flush(self) -> None:
+        now = time.monotonic()
+        if now - self._last_flush >= self.flush_interval_s:
+            self._last_flush = now
+            for handle in self._handles.values():
+                handle.flush()
+
+    def _close(self, key: str) -> None:
+        handle = self._handles.pop(key, None)
+        if handle is not None:
+            handle.close()
+
+    def on_trial_complete(self, trial: Trial) -> None:
+        if self.per_trial:
+            self._close(trial.trial_id)  # a finished trial writes no more rows
+
+    def on_experiment_end(self, results: Any) -> None:
+        for key in list(self._handles):
+            self._close(key)
+
+    def _limit_open_files(self) -> None:
+        while len(self._handles) > 64:  # paused per-trial files: reopened on demand
+            self._close(next(iter(self._handles)))
+
+
+class JSONLLogger(_FileLogger):
+    """One JSON line per report: ``{"trial_id", <result keys>, "config": {...}}``.
+
+    Args:
+        path: Directory to write in (default: the experiment directory).
+        per_trial: False (default): every trial in ``<path>/progress.jsonl``. True: one
+            ``<path>/trials/<trial_id>/progress.jsonl`` per trial (many files for big sweeps).
+        flush_interval_s: Buffered lines reach the file at least this often.
+
+    Example:
+        >>> import pandas as pd
+        >>> pd.read_json("~/raysweep_results/svc/progress.jsonl", lines=True)  # doctest: +SKIP
+    """
+
+    filename = "progress.jsonl"
+
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        from raysweep.storage import dumps  # noqa: PLC0415
+
+        key = self._key(trial.trial_id)
+        handle = self._handles.get(key)
+        if handle is None:
+            file = self.file_for(trial.trial_id)
+            os.makedirs(os.path.dirname(file), exist_ok=True)
+            handle = self._handles[key] = open(file, "a", encoding="utf-8")  # noqa: SIM115
+            self._limit_open_files()
+        line = {"trial_id": trial.trial_id}
+        line.update((k, v) for k, v in result.items() if k != "trial_id")
+        line["config"] = trial.config
+        handle.write(dumps(line) + "\n")
+        self._maybe_flush()
+
+
+class CSVLogger(_FileLogger):
+    """One CSV row per report: ``trial_id``, the metrics, ``config/<name>`` columns.
+
+    The header is the union of the keys seen so far. A report that brings a new key rewrites
+    the file once with the wider header (rare: usually only the first reports add keys).
+
+    Args:
+        path: Directory to write in (default: the experiment directory).
+        per_trial: False (default): every trial in ``<path>/progress.csv``. True: one
+            ``<path>/trials/<trial_id>/progress.csv`` per trial (many files for big sweeps).
+        flush_interval_s: Buffered rows reach the file at least this often.
+    """
+
+    filename = "progress.csv"
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 per_trial: bool = False, flush_interval_s: float = 1.0) -> None:
+        super().__init__(path, per_trial=per_trial, flush_interval_s=flush_interval_s)
+        self._headers: dict[str, list[str]] = {}
+
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        key = self._key(trial.trial_id)
+        row = _row(trial, result)
+        handle = self._handles.get(key)
+        if handle is None:
+            handle = self._open(key, self.file_for(trial.trial_id))
+        header = self._headers[key]
+        new = [column for column in row if column not in header]
+        if new:
+            handle = self._widen(key, self.file_for(trial.trial_id), header + new)
+            header = self._headers[key]
+        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
+        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+        self._maybe_flush()
+
+    def _open(self, key: str, file: str):
+        os.makedirs(os.path.dirname(file), exist_ok=True)
+        header: list[str] = []
+        if os.path.exists(file) and os.path.getsize(file) > 0:  # a resumed experiment
+            with open(file, newline="", encoding="utf-8") as existing:
+                header = next(csv.reader(existing), [])
+        handle = open(file, "a", newline="", encoding="utf-8")  # noqa: SIM115
+        self._handles[key] = handle
+        self._headers[key] = header
+        self._limit_open_files()
+        return handle
+
+    def _widen(self, key: str, file: str, header: list[str]):
+        """Rewrite ``file`` with a wider header (existing rows keep their values)."""
+        from raysweep.storage import atomic_write  # noqa: PLC0415
+
+        self._close(key)
+        rows: list[dict[str, str]] = []
+        if os.path.exists(file) and os.path.getsize(file) > 0:
+            with open(file, newline="", encoding="utf-8") as existing:
+                rows = list(csv.DictReader(existing))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write(file, buffer.getvalue())
+        handle = self._open(key, file)
+        self._headers[key] = header
+        return handle
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, (dict, list, tuple)):
+        from raysweep.storage import dumps  # noqa: PLC0415
+
+        return dumps(value)
+    return value
+
+
+# --------------------------------------------------------------------------- TensorBoard
+class TensorBoardLogger(Callback):
+    """Every numeric metric of every trial to TensorBoard (via ``tensorboardX``).
+
+    Each trial is one TensorBoard run, ``<logdir>/<trial_id>``, with scalars by
+    ``training_iteration``; when a trial ends its config and final metrics are written as
+    hparams, so TensorBoard's HParams tab compares trials. One run per trial means one
+    directory per trial: fine for hundreds of trials, heavy for tens of thousands.
+
+    Args:
+        logdir: Where to write (default ``<experiment directory>/tensorboard``); view with
+            ``tensorboard --logdir <logdir>``.
+        hparams: Also write config and final metrics as hparams when a trial ends.
+
+    Example:
+        >>> from raysweep.callbacks import TensorBoardLogger
+        >>> rs.run(train, space, callbacks=[TensorBoardLogger()])  # doctest: +SKIP
+    """
+
+    def __init__(self, logdir: str | os.PathLike[str] | None = None, *,
+                 hparams: bool = True) -> None:
+        try:
+            from tensorboardX import SummaryWriter  # noqa: PLC0415
+        except ImportError:
+            raise ImportError("TensorBoardLogger needs tensorboardX: pip install "
+                              "'raysweep[tensorboard]'") from None
+        self._writer_class = SummaryWriter
+        self.logdir = None if logdir is None else os.path.abspath(os.fspath(logdir))
+        self.hparams = hparams
+        self._writers: OrderedDict[str, Any] = OrderedDict()
+
+    def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
+        if self.logdir is None:
+            self.logdir = os.path.join(os.path.abspath(path), "tensorboard")
+
+    def _writer(self, trial_id: str):
+        writer = self._writers.get(trial_id)
+        if writer is None:
+            if self.logdir is None:
+                raise RuntimeError("TensorBoardLogger: no logdir; pass logdir= or run it "
+                                   "through raysweep.run(callbacks=[...])")
+            writer = self._writer_class(logdir=os.path.join(self.logdir, trial_id),
+                                        flush_secs=5)
+            self._writers[trial_id] = writer
+            while len(self._writers) > 64:  # paused trials: reopened when they resume
+                self._writers.popitem(last=False)[1].close()
+        else:
+            self._writers.move_to_end(trial_id)
+        return writer
+
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        writer = self._writer(trial.trial_id)
+        step = int(result.get("training_iteration", trial.iteration) or 0)
+        flat = flatten(result) if any(isinstance(v, dict) for v in result.values()) else result
+        for key, value in flat.items():
+            if key in ("training_iteration", "trial_id"):
+                continue
+            number = _scalar(value)
+            if number is not None:
+                writer.add_scalar(key, number, global_step=step)
+
+    def on_trial_complete(self, trial: Trial) -> None:
+        writer = self._writer(trial.trial_id)
+        if self.hparams:
+            params = {}
+            for key, value in flatten(trial.config).items():
+                number = _scalar(value)
+                params[key] = number if number is not None else (
+                    value if isinstance(value, (bool, str)) else str(value))
+            metrics = {}
+            for key, value in (trial.last_result or {}).items():
+                number = _scalar(value)
+                if number is not None and math.isfinite(number) and key != "trial_id":
+                    metrics[f"final/{key}"] = number
+            params["status"] = trial.status.value
+            writer.add_hparams(params, metrics, name="hparams",
+                               global_step=trial.iteration)
+        self._writers.pop(trial.trial_id, None)
+        writer.close()
+
+    def on_experiment_end(self, results: Any) -> None:
+        while self._writers:
+            self._writers.popitem()[1].close()
+
+
+# -------------------------------------------------------------------------------- MLflow
+class MLflowLogger(Callback):
+    """Trials as MLflow runs: params from the config, metrics by ``training_iteration``.
+
+    One parent run stands for the sweep (its best metric and config are logged at the end);
+    each trial is a child run with the flattened config as params, every numeric metric by
+    step, and a final status of FINISHED (or FAILED for an ERROR trial). Metrics are sent in
+    batches (when a trial ends, or every ``flush_interval_s``), not one call per report.
+
+    Args:
+        tracking_uri: MLflow tracking URI (default: MLflow's own default, i.e. the
+            ``MLFLOW_TRACKING_URI`` environment variable or ``./mlruns``).
+        experiment_name: MLflow experiment (default: the raysweep experiment's name).
+        tags: Extra tags on every run.
+        flush_interval_s: Longest time a running trial's metrics wait before being sent.
+
+    Example:
+        >>> from raysweep.callbacks import MLflowLogger
+        >>> rs.run(train, space, callbacks=[MLflowLogger("http://mlflow:5000")])  # doctest: +SKIP
+    """
+
+    def __init__(self, tracking_uri: str | None = None, *, experiment_name: str | None = None,
+                 tags: dict[str, str] | None = None, flush_interval_s: float = 5.0) -> None:
+        try:
+            from mlflow.tracking import MlflowClient  # noqa: PLC0415
+        except ImportError:
+            raise ImportError("MLflowLogger needs mlflow: pip install 'raysweep[mlflow]'") \
+                from None
+        if tags is not None and not isinstance(tags, dict):
+            raise TypeError(f"MLflowLogger: tags must be a dict of str to str, got "
+                            f"{type(tags).__name__}")
+        self._client_class = MlflowClient
+        self.tracking_uri = tracking_uri
+        self.experiment_name = experiment_name
+        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.flush_interval_s = flush_interval_s
+        self.client: Any = None
+        self.experiment_id: str | None = None
+        self.parent_run_id: str | None = None
+        self._runs: dict[str, str] = {}
+        self._pending: dict[str, list[Any]] = {}
+        self._last_flush = time.monotonic()
+        self._warned = False
+
+    # -- setup -----------------------------------------------------------------------------
+    def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
+        if self.experiment_name is None:
+            self.experiment_name = settings.get("name") or os.path.basename(path)
+        self._ensure_parent(settings)
+
+    def _ensure_parent(self, settings: dict[str, Any] | None = None) -> None:
+        if self.client is not None:
+            return
+        self.client = self._client_class(tracking_uri=self.tracking_uri)
+        name = self.experiment_name or "raysweep"
+        experiment = self.client.get_experiment_by_name(name)
+        self.experiment_id = experiment.experiment_id if experiment is not None else \
+            self.client.create_experiment(name)
+        tags = {"raysweep.role": "sweep", **self.tags}
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        self.parent_run_id = run.info.run_id
+        if settings:
+            from mlflow.entities import Param  # noqa: PLC0415
+
+            params = [Param(key, str(settings[key])[:500]) for key in
+                      ("metric", "mode", "search", "scheduler", "seed", "num_samples")
+                      if settings.get(key) is not None]
+            self.client.log_batch(self.parent_run_id, params=params)
+
+    # -- per trial -------------------------------------------------------------------------
+    def _guarded(self, action, *args) -> None:
+        """Talk to MLflow; after the first failure, warn once and keep the sweep going."""
+        try:
+            action(*args)
+        except Exception as exc:  # noqa: BLE001 - a tracking server hiccup must not kill a sweep
+            if self.client is None or self.parent_run_id is None:
+                raise
+            if not self._warned:
+                self._warned = True
+                logger.warning("raysweep: MLflowLogger could not log (%s); the sweep goes on "
+                               "and keeps trying", exc)
+
+    def on_trial_start(self, trial: Trial) -> None:
+        self._guarded(self._start, trial)
+
+    def _start(self, trial: Trial) -> None:
+        self._ensure_parent()
+        if trial.trial_id in self._runs:
+            return  # resumed after a pause: same run
+        from mlflow.entities import Param  # noqa: PLC0415
+
+        tags = {"mlflow.parentRunId": self.parent_run_id, "raysweep.trial_id": trial.trial_id,
+                **self.tags}
+        run = self.client.create_run(self.experiment_id, run_name=trial.trial_id, tags=tags)
+        self._runs[trial.trial_id] = run.info.run_id
+        params = [Param(key[:250], _param_text(value))
+                  for key, value in flatten(trial.config).items()]
+        for start in range(0, len(params), 100):
+            self.client.log_batch(run.info.run_id, params=params[start:start + 100])
+
+    def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        from mlflow.entities import Metric  # noqa: PLC0415
+
+        if trial.trial_id not in self._runs:
+            self.on_trial_start(trial)
+        step = int(result.get("training_iteration", trial.iteration) or 0)
+        stamp = int(time.time() * 1000)
+        flat = flatten(result) if any(isinstance(v, dict) for v in result.values()) else result
+        pending = self._pending.setdefault(trial.trial_id, [])
+        for key, value in flat.items():
+            if key in ("training_iteration", "trial_id"):
+                continue
+            number = _scalar(value)
+            if number is not None and math.isfinite(number):
+                pending.append(Metric(key, number, stamp, step))
+        if time.monotonic() - self._last_flush >= self.flush_interval_s:
+            self._guarded(self._flush_all)
+
+    def _flush(self, trial_id: str) -> None:
+        metrics = self._pending.pop(trial_id, [])
+        run_id = self._runs.get(trial_id)
+        if run_id is None:
+            return
+        for start in range(0, len(metrics), 1000):
+            self.client.log_batch(run_id, metrics=metrics[start:start + 1000])
+
+    def _flush_all(self) -> None:
+        self._last_flush = time.monotonic()
+        for trial_id in list(self._pending):
+            self._flush(trial_id)
+
+    def on_trial_complete(self, trial: Trial) -> None:
+        self._guarded(self._complete, trial)
+
+    def _complete(self, trial: Trial) -> None:
+        if trial.trial_id not in self._runs:
+            self._start(trial)
+        self._flush(trial.trial_id)
+        run_id = self._runs[trial.trial_id]
+        self.client.set_tag(run_id, "raysweep.status", trial.status.value)
+        if trial.error:
+            self.client.set_tag(run_id, "raysweep.error", trial.error[-4000:])
+        failed = trial.status is TrialStatus.ERROR
+        self.client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
+
+    def on_experiment_end(self, results: Any) -> None:
+        self._guarded(self._end, results)
+
+    def _end(self, results: Any) -> None:
+        if self.client is None:
+            return
+        self._flush_all()
+        for trial in results.trials:  # paused or unfinished trials still have open runs
+            run_id = self._runs.get(trial.trial_id)
+            if run_id is not None and not trial.status.is_finished:
+                self.client.set_tag(run_id, "raysweep.status", trial.status.value)
+                self.client.set_terminated(run_id, "KILLED")
+        best = results.best_trial
+        if best is not None:
+            from mlflow.entities import Metric, Param  # noqa: PLC0415
+
+            value = _scalar(results.best_result.get(results.metric))
+            metrics = [Metric(f"best_{results.metric}", value, int(time.time() * 1000), 0)] \
+                if value is not None and math.isfinite(value) else []
+            params = [Param(f"best/{k}"[:250], _param_text(v))
+                      for k, v in flatten(best.config).items()][:99]
+            params.append(Param("best_trial_id", best.trial_id))
+            self.client.log_batch(self.parent_run_id, metrics=metrics, params=params)
+        self.client.set_terminated(self.parent_run_id, "FINISHED")
+
+
+def _param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]
