@@ -38,8 +38,9 @@ class BOHB(Hyperband):
         num_samples: Candidates drawn from the good density per proposal.
         random_fraction: The share of proposals drawn at random, model or not.
         bandwidth_factor: Candidates are drawn with bandwidths this many times wider.
-        min_bandwidth: Floor on every bandwidth (unit-cube scale), so a budget whose good
-            configs all agree still explores.
+        min_bandwidth: Floor on every bandwidth (unit-cube scale). Bandwidths are also
+            kept above ``1 / (1 + n)`` for ``n`` points in the density, as TPE does, so the
+            model keeps exploring once its good configs agree.
 
     Example:
         >>> import raysweep as rs
@@ -229,16 +230,21 @@ class _KDE:
         for j in range(d):
             values = U[A[:, j], j]
             m = max(len(values), 1)
+            # Scott's rule, floored at min_bandwidth and at 1 / (1 + m) of the range (TPE's
+            # "magic clip"): without the second floor the good density collapses onto one
+            # point after a few dozen trials and the model stops exploring.
+            clip = 1.0 / min(100, 1 + m)
             if kinds[j] == "categorical":
                 k = n_choices[j]
                 index = np.minimum((values * k).astype(int), k - 1)
                 share = np.bincount(index, minlength=k) / m
                 spread = math.sqrt(max(0.0, 1.0 - float(np.sum(share ** 2))))
-                self.bw[j] = min(max(1.06 * spread * m ** (-1 / (d + 4)), floor_bw[j]),
-                                 (k - 1) / k)
+                top = (k - 1) / k
+                self.bw[j] = min(max(1.06 * spread * m ** (-1 / (d + 4)), floor_bw[j],
+                                     top * clip), top)
             else:
                 spread = float(np.std(values)) if len(values) > 1 else 0.0
-                self.bw[j] = max(1.06 * spread * m ** (-1 / (d + 4)), floor_bw[j])
+                self.bw[j] = max(1.06 * spread * m ** (-1 / (d + 4)), floor_bw[j], clip)
 
     def sample(self, rng: np.random.Generator, size: int, widen: float) -> np.ndarray:
         """Draw ``size`` points: around a random member, each dim from its widened kernel."""

@@ -179,3 +179,12 @@ def test_bad_arguments(kwargs, message):
 def test_bad_searcher_arguments():
     with pytest.raises(ValueError, match=r"BOHBSearcher: num_candidates must be an int >= 1"):
         BOHBSearcher(num_candidates=0)
+
+
+def test_bandwidths_do_not_collapse_when_good_configs_agree():
+    U = np.full((8, 2), 0.3)
+    U[:, 1] = 0.125  # category 0 of 4 for every point
+    kde = _KDE(U, np.ones_like(U, dtype=bool), ["float", "categorical"], np.array([0, 4]),
+               np.array([1e-3, 1e-3]))
+    assert kde.bw[0] == pytest.approx(1 / 9)  # 1 / (1 + n), not min_bandwidth
+    assert kde.bw[1] == pytest.approx(0.75 / 9)
