@@ -11,7 +11,6 @@ One iteration of ``Controller.run``:
 from __future__ import annotations
 
 import logging
-import math
 import time
 import warnings
 from collections import deque
@@ -20,7 +19,7 @@ from typing import Any
 from raysweep import storage as _storage
 from raysweep.decisions import Decision, Fork, New, Resume, Wait
 from raysweep.errors import MissingMetric, ResumeMismatch, TrialError
-from raysweep.results import JournalState, metric_loss
+from raysweep.results import JournalState
 from raysweep.search.base import FINISHED
 from raysweep.trial import Trial, TrialStatus
 

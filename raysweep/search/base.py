@@ -62,9 +62,10 @@ class Searcher:
             raise TypeError(
                 f"{type(self).__name__}: points_to_evaluate must be a list of config dicts, "
                 f"got {type(points_to_evaluate).__name__}")
-        if max_concurrent is not None and (not isinstance(max_concurrent, int) or max_concurrent < 1):
-            raise ValueError(
-                f"{type(self).__name__}: max_concurrent must be an int >= 1, got {max_concurrent!r}")
+        if max_concurrent is not None and (not isinstance(max_concurrent, int)
+                                           or max_concurrent < 1):
+            raise ValueError(f"{type(self).__name__}: max_concurrent must be an int >= 1, "
+                             f"got {max_concurrent!r}")
         self.points_to_evaluate = list(points_to_evaluate or [])
         self.max_concurrent = max_concurrent
 
@@ -79,7 +80,8 @@ class Searcher:
         self.rng = np.random.default_rng(seed)
         self.num_samples = num_samples
         self._pending: set[str] = set()
-        self._warm: list[dict[str, Any]] = [space.complete(p, self.rng) for p in self.points_to_evaluate]
+        self._warm: list[dict[str, Any]] = [space.complete(p, self.rng)
+                                            for p in self.points_to_evaluate]
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
         """Return a nested config for ``trial_id``, ``None`` (nothing now) or ``FINISHED``.
