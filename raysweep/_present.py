@@ -49,6 +49,8 @@ def trials_frame(results: Any, *, flatten: bool = True, include_history: bool = 
     Returns:
         A DataFrame whose first columns are ``trial_id`` and ``status``.
     """
+    if scope not in (None, "last", "all"):
+        raise ValueError(f"scope must be 'last' or 'all', got {scope!r}")
     if include_history:
         return _history_frame(results, flatten=flatten)
     metric = results.metric

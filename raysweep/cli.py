@@ -329,8 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("-n", type=int, default=10, help="rows in the table (default 10)")
     show.add_argument("--sort", help="column to sort by (default the metric); C = config/C")
     direction = show.add_mutually_exclusive_group()
-    direction.add_argument("--asc", dest="ascending", action="store_true", default=None)
-    direction.add_argument("--desc", dest="ascending", action="store_false")
+    direction.add_argument("--asc", dest="ascending", action="store_true", default=None,
+                           help="smallest first (default for a min metric)")
+    direction.add_argument("--desc", dest="ascending", action="store_false",
+                           help="largest first (default for a max metric)")
     show.add_argument("--columns", help="comma-separated columns (C = config/C)")
     show.set_defaults(func=cmd_show)
 

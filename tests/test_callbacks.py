@@ -13,7 +13,12 @@ import pytest
 
 import raysweep as rs
 from raysweep.callbacks import (
-    Callback, CSVLogger, JSONLLogger, MLflowLogger, TensorBoardLogger, default_loggers,
+    Callback,
+    CSVLogger,
+    JSONLLogger,
+    MLflowLogger,
+    TensorBoardLogger,
+    default_loggers,
 )
 
 
@@ -53,7 +58,8 @@ def test_csv_and_jsonl_write_one_row_per_report_in_one_file(storage):
     assert knn["config/model/C"].isna().all() and knn["config/model/k"].notna().all()
     merged = frame.merge(history, on=["trial_id", "training_iteration"], suffixes=("", "_h"))
     assert len(merged) == len(history) and (merged.loss == merged.loss_h).all()
-    lines = [json.loads(line) for line in open(os.path.join(path, "progress.jsonl"))]
+    with open(os.path.join(path, "progress.jsonl")) as handle:
+        lines = [json.loads(line) for line in handle]
     assert len(lines) == len(history)
     first = lines[0]
     assert first["trial_id"] == "00000" and first["aux"] == {"grad_norm": 0.0}
@@ -65,7 +71,7 @@ def test_csv_and_jsonl_write_one_row_per_report_in_one_file(storage):
 
 
 def test_a_big_sweep_keeps_a_handful_of_files(storage):
-    path, results = _run(storage, "many", [CSVLogger(), JSONLLogger()],
+    path, _ = _run(storage, "many", [CSVLogger(), JSONLLogger()],
                          objective=lambda c: c["x"], n=2000)
     entries = set(os.listdir(path))
     assert entries <= {".lock", "experiment.json", "journal.jsonl", "results.csv",
@@ -80,10 +86,12 @@ def test_per_trial_files_are_opt_in(storage):
     assert not os.path.exists(os.path.join(path, "progress.csv"))
     for trial in results.trials:
         trial_dir = os.path.join(path, "trials", trial.trial_id)
-        rows = list(csv.DictReader(open(os.path.join(trial_dir, "progress.csv"))))
+        with open(os.path.join(trial_dir, "progress.csv")) as handle:
+            rows = list(csv.DictReader(handle))
         assert [int(r["training_iteration"]) for r in rows] == \
             list(range(1, len(rows) + 1))
-        assert len(open(os.path.join(trial_dir, "progress.jsonl")).readlines()) == len(rows)
+        with open(os.path.join(trial_dir, "progress.jsonl")) as handle:
+            assert len(handle.readlines()) == len(rows)
 
 
 def test_csv_header_widens_and_a_resumed_run_appends(tmp_path):
@@ -180,7 +188,7 @@ def test_mlflow_runs_list_back_from_the_file_store(storage, tmp_path, monkeypatc
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")  # MLflow 3 prefers a database
     uri = (tmp_path / "mlruns").as_uri()
     logger = MLflowLogger(uri, tags={"team": "raysweep-tests"})
-    path, results = _run(storage, "mlflow_sweep", [logger], n=8)
+    _, results = _run(storage, "mlflow_sweep", [logger], n=8)
     client = MlflowClient(tracking_uri=uri)
     experiment = client.get_experiment_by_name("mlflow_sweep")
     runs = client.search_runs([experiment.experiment_id], max_results=100)

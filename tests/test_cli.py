@@ -52,7 +52,8 @@ def experiments(tmp_path_factory):
     keep = lines[: len(lines) // 2]
     with open(journal, "wb") as handle:
         handle.write(b"\n".join(keep) + b"\n" + lines[len(lines) // 2][:17])
-    settings = json.load(open(os.path.join(partial, _storage.EXPERIMENT_FILE)))
+    with open(os.path.join(partial, _storage.EXPERIMENT_FILE)) as handle:
+        settings = json.load(handle)
     settings["name"] = "partial"
     with open(os.path.join(partial, _storage.EXPERIMENT_FILE), "w") as handle:
         json.dump(settings, handle)
@@ -243,12 +244,12 @@ def test_console_script_runs_without_starting_ray(experiments):
             "assert codes == [0, 0], codes; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     script = shutil.which("raysweep")
     if script is not None:
         done = subprocess.run([script, "show", os.path.join(experiments, "nope")],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 2 and done.stderr.count("\n") == 1
 
 
@@ -300,12 +301,81 @@ def test_every_command_stays_fast_at_10000_trials(tmp_path, capsys):
         "ls": ["ls", str(tmp_path)],
         "show": ["show", path, "-n", "20"],
         "export": ["export", path, "--format", "csv", "--out", str(tmp_path / "big.csv")],
-        "plot": ["plot", path, "--out", str(tmp_path / "big.png")],
+        "plot": ["plot", path, "--out", str(tmp_path / "big.png"), "--kind", "history"],
     }.items():
         started = time.monotonic()
-        code, out, err = _cli(capsys, *argv)
+        code, _, err = _cli(capsys, *argv)
         timings[name] = time.monotonic() - started
         assert code == 0, err
     # Seconds, not minutes (generous bounds: this machine is shared).
     assert all(seconds < 45 for seconds in timings.values()), timings
     assert len(pd.read_csv(tmp_path / "big.csv")) == 10_000
+
+
+# ------------------------------------------------------ results presentation (_present.py)
+def test_trials_frame_matches_results_dataframe_and_its_options(experiments):
+    from raysweep import _present
+
+    results = rs.load(os.path.join(experiments, "curves"))
+    pd.testing.assert_frame_equal(_present.trials_frame(results), results.dataframe())
+    for scope in ("last", "all"):
+        pd.testing.assert_frame_equal(_present.trials_frame(results, scope=scope),
+                                      results.dataframe(scope=scope))
+    nested = _present.trials_frame(results, flatten=False)
+    assert "config" in nested.columns and not any(c.startswith("config/") for c in nested)
+    assert nested.config.iloc[0] == results.trials[0].config
+    history = _present.trials_frame(results, include_history=True)
+    assert len(history) == len(results.history())
+    assert list(history.columns[:3]) == ["trial_id", "training_iteration", "status"]
+    assert (history["config/x"] == history.trial_id.map(
+        {t.trial_id: t.config["x"] for t in results.trials})).all()
+    with pytest.raises(ValueError, match="scope must be 'last' or 'all', got 'best'"):
+        _present.trials_frame(results, scope="best")
+
+
+def test_history_frame_follows_pbt_config_changes(tmp_path):
+    from raysweep import _present
+
+    path = tmp_path / "pbt"
+    path.mkdir()
+    (path / "experiment.json").write_text(json.dumps({"metric": "loss", "mode": "min"}))
+    events = [{"e": "new", "id": "00000", "c": {"lr": 0.1}}, {"e": "new", "id": "00001",
+                                                              "c": {"lr": 0.5}}]
+    for step in (1, 2):
+        events += [{"e": "r", "id": t, "r": {"loss": 1.0 / step, "training_iteration": step},
+                    "ck": 1} for t in ("00000", "00001")]
+    events.append({"e": "fork", "id": "00001", "p": "00000", "c": {"lr": 0.12}, "i": 2,
+                   "ci": 2})
+    events.append({"e": "r", "id": "00001", "r": {"loss": 0.3, "training_iteration": 3}})
+    events += [{"e": "s", "id": t, "s": "TERMINATED"} for t in ("00000", "00001")]
+    (path / "journal.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    history = _present.trials_frame(rs.load(path), include_history=True)
+    mine = history[history.trial_id == "00001"]
+    assert list(mine.training_iteration) == [1, 2, 3]
+    assert list(mine["config/lr"]) == [0.5, 0.5, 0.12]
+    nested = _present.trials_frame(rs.load(path), include_history=True, flatten=False)
+    assert nested[nested.trial_id == "00001"].config.iloc[-1] == {"lr": 0.12}
+
+
+def test_top_summary_and_html(experiments):
+    from raysweep import _present
+
+    results = rs.load(os.path.join(experiments, "oneshot"))
+    table = _present.top(results, 4)
+    assert len(table) == 4 and table.loss.is_monotonic_increasing
+    assert table.trial_id[0] == results.best_trial.trial_id
+    assert list(table.columns) == ["trial_id", "status", "loss", "training_iteration",
+                                   "time_total_s", "config/x", "config/kind",
+                                   "config/model/depth"]
+    by_acc = _present.top(results, 3, sort="acc", ascending=False, columns=["trial_id", "acc"])
+    assert by_acc.acc.is_monotonic_decreasing and list(by_acc.columns) == ["trial_id", "acc"]
+    with pytest.raises(ValueError, match="top: n must be an int >= 1, got 0"):
+        _present.top(results, 0)
+    everything = _present.top(results, 1000)
+    assert (everything.status.iloc[-len(results.errors):] == "ERROR").all()  # failures last
+    text = _present.summary(results)
+    assert text.splitlines()[0].startswith("experiment oneshot")
+    assert "top 5:" in text and results.best_trial.trial_id in text
+    html = _present.repr_html(results)
+    assert html.startswith("<div><b>raysweep Results</b>: 60 trials")
+    assert html.count("<tr") == 11 and "best 10 of 60 by loss" in html

@@ -12,8 +12,7 @@ import pytest
 from rich.console import Console
 
 import raysweep as rs
-import raysweep.api as api
-from raysweep import progress
+from raysweep import api, progress
 from raysweep.trial import Trial, TrialStatus
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -266,7 +265,7 @@ def test_tracker_counts_best_errors_and_eta_incrementally():
 
 def test_tracker_time_budget_and_resumed_trials():
     controller = _fake_controller(n=2)
-    old = list(controller.trials.values())[0]
+    old = next(iter(controller.trials.values()))
     old.created_at = time.time() - 3600  # finished in an earlier session
     old.status = TrialStatus.TERMINATED
     tracker = progress._Tracker("acc", "max", "last", total=None, time_budget_s=100.0)
@@ -292,3 +291,27 @@ def test_status_line_and_panel_render_without_a_terminal():
     assert "workers 2/4 busy" in text and "error in trial 00003: ValueError: nope" in text
     assert progress.format_duration(7300) == "2h01m"
     assert progress.format_config({"a": "x" * 500}, limit=20).endswith("…")
+
+
+@pytest.mark.ray
+def test_panel_with_the_ray_executor_shows_worker_slots(ray_session, storage, monkeypatch):
+    stream = io.StringIO()
+
+    def build(**kw):
+        console = Console(file=stream, force_terminal=True, width=100)
+        return progress.LiveReporter(console=console, refresh_per_second=20,
+                                     **_accepted(progress.LiveReporter, kw))
+
+    made = _use_reporter(monkeypatch, build)
+
+    def slow(config):
+        time.sleep(0.05)
+        return config["x"]
+
+    results = rs.run(slow, {"x": rs.uniform(0, 1)}, metric="loss", num_samples=12, seed=1,
+                     storage_path=storage, verbose=1, max_concurrent=2)
+    for reporter in made:
+        reporter.close()
+    plain = ANSI.sub("", stream.getvalue())
+    assert "12/12 trials" in plain and f"trial {results.best_trial.trial_id}" in plain
+    assert re.search(r"workers [0-2]/2 busy", plain)
