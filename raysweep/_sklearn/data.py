@@ -14,7 +14,10 @@ until ``release()`` unpins it at the end of ``fit``.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
+
+import cloudpickle
 
 logger = logging.getLogger("raysweep")
 
@@ -90,3 +93,50 @@ def _from_bytes(blob: bytes) -> RayData:
     import ray
 
     return _from_ref(ray.cloudpickle.loads(blob))
+
+
+def ship_code_by_value(*objects: Any) -> None:
+    """Let Ray workers unpickle user-defined estimators, scorers and splitters.
+
+    Classes and functions are pickled by reference (module and name), and a worker cannot
+    import a module that only the driver can see (a test file, a project module off the
+    worker's path). Modules outside site-packages found among ``objects`` (recursively
+    through estimator parameters, lists and dicts) are pickled by value instead, as raysweep
+    already does for the objective's own module.
+    """
+    from raysweep.execution.ray_executor import _is_local_source
+
+    seen: set[int] = set()
+    modules: set[str] = set()
+
+    def visit(value: Any, depth: int) -> None:
+        if depth > 8 or id(value) in seen or value is None:
+            return
+        seen.add(id(value))
+        if isinstance(value, (str, bytes, int, float, bool)):
+            return
+        if isinstance(value, dict):
+            for item in value.values():
+                visit(item, depth + 1)
+            return
+        if isinstance(value, (list, tuple, set)):
+            for item in value:
+                visit(item, depth + 1)
+            return
+        is_code = isinstance(value, type) or (callable(value) and hasattr(value, "__qualname__"))
+        owner = value if is_code else type(value)
+        for cls in getattr(owner, "__mro__", (owner,)):
+            module = getattr(cls, "__module__", None)
+            if module and module != "__main__" and _is_local_source(module):
+                modules.add(module)
+        get_params = getattr(value, "get_params", None)
+        if callable(get_params) and not isinstance(value, type):
+            try:
+                visit(get_params(deep=False), depth + 1)
+            except Exception:  # noqa: BLE001 - not a scikit-learn estimator after all
+                pass
+
+    for obj in objects:
+        visit(obj, 0)
+    for name in sorted(modules):
+        cloudpickle.register_pickle_by_value(sys.modules[name])

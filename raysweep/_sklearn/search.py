@@ -24,7 +24,7 @@ from sklearn.utils import check_random_state, indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_method_params
 
-from raysweep._sklearn.data import LocalData, RayData
+from raysweep._sklearn.data import LocalData, RayData, ship_code_by_value
 from raysweep._sklearn.hooks import CandidateHooks
 from raysweep._sklearn.objective import (
     RAISED_TEXT,
@@ -361,6 +361,7 @@ class SearchCV(BaseSearchCV):
         from raysweep.execution.ray_executor import ensure_ray
 
         ensure_ray(None)
+        ship_code_by_value(self.estimator, self.scoring, self.param_space, self.cv)
         return RayData(data)
 
     def _seed(self) -> int | None:
