@@ -59,15 +59,25 @@ class Callback:
         """The run ended; ``results`` is the ``raysweep.Results``."""
 
 
-def default_loggers(callbacks: list[Callback] | tuple[Callback, ...] = ()) -> list[Callback]:
+def default_loggers(callbacks: list[Callback] | tuple[Callback, ...] = (),
+                    path: str | os.PathLike[str] | None = None) -> list[Callback]:
     """The loggers every run gets: ``progress.csv`` and ``progress.jsonl`` (one file each).
 
-    A logger of the same kind already among the user's ``callbacks`` and writing the shared
-    file of the experiment directory replaces the default one (no duplicate rows).
+    Args:
+        callbacks: The user's callbacks. A logger of the same kind among them that writes the
+            shared file of this experiment (no ``path``, or ``path`` equal to the experiment
+            directory, and not ``per_trial``) replaces the default one: no duplicate rows.
+        path: The experiment directory.
+
+    Returns:
+        The loggers to add (possibly none).
     """
+    here = None if path is None else os.path.abspath(os.fspath(path))
     out: list[Callback] = []
     for kind in (CSVLogger, JSONLLogger):
-        if not any(type(c) is kind and c.path is None and not c.per_trial for c in callbacks):
+        covered = any(type(c) is kind and not c.per_trial and c.path in (None, here)
+                      for c in callbacks)
+        if not covered:
             out.append(kind())
     return out
 

@@ -471,6 +471,7 @@ def render_panel(snapshot: Snapshot, metric: str, mode: str, name: str | None = 
                  final: bool = False) -> Any:
     """The rich renderable of the live panel."""
     from rich import box  # noqa: PLC0415
+    from rich.console import Group  # noqa: PLC0415
     from rich.panel import Panel  # noqa: PLC0415
     from rich.progress_bar import ProgressBar  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
@@ -506,7 +507,7 @@ def render_panel(snapshot: Snapshot, metric: str, mode: str, name: str | None = 
     if not keys:
         status.append("waiting for the first trial", style="dim")
     workers = Text()
-    if snapshot.slots:
+    if snapshot.slots and snapshot.slots > 1:  # (one in-process slot says nothing)
         busy = min(snapshot.running, snapshot.slots)
         workers.append(f"workers {busy}/{snapshot.slots} busy", style="dim")
         queued = snapshot.running - busy
@@ -514,24 +515,22 @@ def render_panel(snapshot: Snapshot, metric: str, mode: str, name: str | None = 
             workers.append(f" (+{queued} queued)", style="dim")
     grid.add_row(status, workers)
 
+    rows: list[Any] = [grid]  # full-width lines below the two-column grid
     if snapshot.best_trial is not None:
-        best = Text()
+        best = Text(no_wrap=True, overflow="ellipsis")
         best.append(f"best {metric} ", style="bold")
         best.append(format_value(snapshot.best_value), style="bold green")
         best.append(f"  trial {snapshot.best_trial}  ", style="dim")
         best.append(format_config(snapshot.best_config))
-        best.no_wrap = True
-        best.overflow = "ellipsis"
-        grid.add_row(best, "")
+        rows.append(best)
     for trial_id, line in snapshot.errors:
-        error = Text(f"error in trial {trial_id}: {line}", style="red", no_wrap=True,
-                     overflow="ellipsis")
-        grid.add_row(error, "")
+        rows.append(Text(f"error in trial {trial_id}: {line}", style="red", no_wrap=True,
+                         overflow="ellipsis"))
 
     title = f"raysweep{f' · {name}' if name else ''} · {metric} ({mode})"
     if final:
         title += " · done"
-    return Panel(grid, title=title, title_align="left", box=box.ROUNDED,
+    return Panel(Group(*rows), title=title, title_align="left", box=box.ROUNDED,
                  border_style="green" if final else "blue")
 
 

@@ -83,7 +83,6 @@ def test_a_big_sweep_keeps_a_handful_of_files(storage):
 def test_per_trial_files_are_opt_in(storage):
     path, results = _run(storage, "per_trial", [CSVLogger(per_trial=True),
                                                 JSONLLogger(per_trial=True)])
-    assert not os.path.exists(os.path.join(path, "progress.csv"))
     for trial in results.trials:
         trial_dir = os.path.join(path, "trials", trial.trial_id)
         with open(os.path.join(trial_dir, "progress.csv")) as handle:
@@ -127,6 +126,8 @@ def test_default_loggers_do_not_duplicate_the_users_own():
     kinds = [type(c) for c in default_loggers()]
     assert kinds == [CSVLogger, JSONLLogger]
     assert [type(c) for c in default_loggers([CSVLogger()])] == [JSONLLogger]
+    assert [type(c) for c in default_loggers([JSONLLogger("/exp")], "/exp")] == [CSVLogger]
+    assert len(default_loggers([JSONLLogger("/elsewhere")], "/exp")) == 2
     assert [type(c) for c in default_loggers([CSVLogger(per_trial=True)])] == \
         [CSVLogger, JSONLLogger]
 
