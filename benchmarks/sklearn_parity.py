@@ -1,0 +1,115 @@
+"""SearchCV against scikit-learn's GridSearchCV: wall time on 2 CPUs, and TPE's budget.
+
+The classic random-forest grid (n_estimators x max_depth, 48 configurations) with 4-fold CV
+on the bundled digits dataset, evaluated by
+
+* GridSearchCV(n_jobs=1) and GridSearchCV(n_jobs=2) (joblib processes),
+* SearchCV(search="grid") on a local Ray with 2 CPUs: "cold" is the first fit of the process
+  (it starts the two worker processes), "warm" a later fit (workers are kept between fits);
+* SearchCV(search="tpe", n_trials=16) over the same grid, for several seeds: how close its
+  best CV score comes to the full grid's best.
+
+Also checks that SearchCV's cv_results_ equal GridSearchCV's (mean test scores to 1e-12).
+
+    python benchmarks/sklearn_parity.py            # full: 48 configurations, best of 2 runs
+    python benchmarks/sklearn_parity.py --quick    # 12 smaller configurations, one run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from _common import table  # noqa: E402
+
+import numpy as np  # noqa: E402
+import ray  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.ensemble import RandomForestClassifier  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+
+from raysweep.sklearn import SearchCV  # noqa: E402
+
+FULL_GRID = {"n_estimators": [10, 20, 50, 100, 150, 200],
+             "max_depth": [2, 3, 4, 6, 8, 12, 16, None]}
+QUICK_GRID = {"n_estimators": [10, 30, 60], "max_depth": [2, 4, 8, None]}
+
+
+def best_of(repeats: int, fn):
+    """(shortest wall time, last result) over ``repeats`` calls of ``fn``."""
+    times, result = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small grid, one run each")
+    parser.add_argument("--seeds", type=int, default=None, help="TPE seeds (default 5; 2 quick)")
+    args = parser.parse_args()
+    grid = QUICK_GRID if args.quick else FULL_GRID
+    repeats = 1 if args.quick else 2
+    seeds = args.seeds or (2 if args.quick else 5)
+    n_configs = len(grid["n_estimators"]) * len(grid["max_depth"])
+    X, y = load_digits(return_X_y=True)
+    forest = RandomForestClassifier(random_state=0)
+    print(f"digits {X.shape}, {n_configs} RandomForest configurations, 4-fold CV, "
+          f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")
+
+    t1, sk1 = best_of(repeats, lambda: GridSearchCV(forest, grid, cv=4, n_jobs=1).fit(X, y))
+    t2, _ = best_of(repeats, lambda: GridSearchCV(forest, grid, cv=4, n_jobs=2).fit(X, y))
+
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    t_init = time.perf_counter() - start
+
+    def ours():
+        return SearchCV(forest, grid, search="grid", cv=4).fit(X, y)
+
+    t_cold, first = best_of(1, ours)
+    t_warm, ours_fit = best_of(repeats, ours)
+    gap = float(np.max(np.abs(ours_fit.cv_results_["mean_test_score"]
+                              - sk1.cv_results_["mean_test_score"])))
+    same_best = ours_fit.best_params_ == sk1.best_params_ and first.best_params_ == sk1.best_params_
+
+    rows = [["GridSearchCV(n_jobs=1)", t1, 1.0, ""],
+            ["GridSearchCV(n_jobs=2)", t2, t2 / t1, ""],
+            ["SearchCV, 2 CPUs, cold (starts 2 workers)", t_cold, t_cold / t1,
+             f"{t_cold / t2:.2f}x of n_jobs=2"],
+            ["SearchCV, 2 CPUs, warm", t_warm, t_warm / t1, f"{t_warm / t2:.2f}x of n_jobs=2"]]
+    print(table(f"Wall time, {n_configs} configurations x 4 folds (s; ray.init {t_init:.1f}s "
+                "not included)", ["search", "seconds", "x GridSearchCV(n_jobs=1)", "note"], rows))
+    print(f"\nparity: same best_params_ as GridSearchCV: {same_best}; "
+          f"max |mean_test_score difference| = {gap:.1e}")
+
+    grid_best = float(sk1.best_score_)
+    tpe_rows = []
+    for seed in range(seeds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            start = time.perf_counter()
+            tpe = SearchCV(forest, grid, search="tpe", n_trials=16, cv=4,
+                           random_state=seed).fit(X, y)
+            elapsed = time.perf_counter() - start
+        gap_pct = 100 * (grid_best - tpe.best_score_) / grid_best
+        tpe_rows.append([seed, float(tpe.best_score_), gap_pct, elapsed,
+                         str(tpe.best_params_)])
+    print(table(f"TPE, 16 of {n_configs} configurations (grid best {grid_best:.4f})",
+                ["seed", "best CV score", "% below grid best", "seconds", "best params"],
+                tpe_rows))
+    within = sum(row[2] <= 1.0 for row in tpe_rows)
+    print(f"\nTPE within 1% of the grid's best: {within}/{seeds} seeds; worst gap "
+          f"{max(row[2] for row in tpe_rows):.2f}%")
+    ray.shutdown()
+
+
+if __name__ == "__main__":
+    main()
