@@ -17,11 +17,11 @@ import cloudpickle
 import numpy as np
 
 from raysweep import storage as _storage
-from raysweep.callbacks import Callback
+from raysweep.callbacks import Callback, default_loggers
 from raysweep.errors import ResumeMismatch
 from raysweep.execution.base import Executor
 from raysweep.execution.controller import Controller, check_resume
-from raysweep.progress import PlainReporter
+from raysweep.progress import make_reporter
 from raysweep.results import Results
 from raysweep.schedulers import make_scheduler
 from raysweep.search import make_searcher
@@ -279,8 +279,13 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
                          "them passed again", exc)
         events = list(_storage.read_journal(path)) if existing else []
         directory.open_journal()
-        reporter = PlainReporter(metric=metric, mode=mode, verbose=verbose,
-                                 total=None if searcher_obj.supports_grid else num_samples)
+        reporter = make_reporter(metric=metric, mode=mode, verbose=verbose,
+                                 total=None if searcher_obj.supports_grid else num_samples,
+                                 time_budget_s=time_budget_s, scope=scope, name=name)
+        user_callbacks = callbacks
+        callbacks = default_loggers(callbacks, path) + callbacks
+        for callback in callbacks:
+            callback.on_experiment_start(path, settings)
         def snapshot(live: Controller) -> None:
             try:
                 directory.write_results_csv(Results(
@@ -305,6 +310,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         try:
             controller.run()
         except KeyboardInterrupt:
+            reporter.close()  # give the terminal back before printing
             interrupted = True
             directory.append({"e": "session", "kind": "interrupted",
                               "t": round(executor_obj.wall_time(), 3)})
@@ -314,6 +320,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
                   f"or raysweep.restore({path!r}, objective)", file=sys.stderr)
             raise
         finally:
+            reporter.close()
             executor_obj.shutdown()
             if not interrupted:
                 directory.append({"e": "session", "kind": "end",
@@ -334,11 +341,11 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
 
 def _summarise(results: Results, verbose: int) -> None:
     errors = results.errors
-    if errors:
-        first_id, first_text = next(iter(errors.items()))
-        logger.warning("raysweep: %d of %d trials failed; first failure (trial %s):\n%s",
-                       len(errors), len(results), first_id, first_text)
     if verbose < 1:
+        if errors:
+            first_id, first_text = next(iter(errors.items()))
+            logger.warning("raysweep: %d of %d trials failed; first failure (trial %s):\n%s",
+                           len(errors), len(results), first_id, first_text)
         return
     counts = ", ".join(f"{v} {k}" for k, v in results.status_counts().items())
     print(f"[raysweep] {len(results)} trials ({counts}); results in {results.path}")

@@ -250,45 +250,37 @@ class Results:
                  "parent_id": None}]
 
     # -- tables ---------------------------------------------------------------------------
-    def dataframe(self, *, flatten_config: bool = True, include_history: bool = False,
+    def dataframe(self, *, flatten: bool = True, include_history: bool = False,
                   scope: str | None = None) -> pd.DataFrame:
         """One row per trial: id, status, metrics, ``config/<name>`` columns, times, error.
 
         Metrics come from each trial's last result (``scope="last"``) or from the result
         where it was best (``scope="all"``), the same rule as ``best_result``.
+        ``flatten=False`` gives one ``config`` dict column; ``include_history=True`` one row
+        per report (with the status and config of its trial).
         """
-        if include_history:
-            return self.history()
-        rows = []
-        for trial in self._trials.values():
-            row: dict[str, Any] = {"trial_id": trial.trial_id, "status": trial.status.value}
-            result = self._representative(trial, scope)
-            for key, value in result.items():
-                if key != "trial_id":
-                    row[key] = value
-            row.setdefault("training_iteration", trial.iteration)
-            row["time_total_s"] = trial.time_total_s
-            if flatten_config:
-                for key, value in flatten(trial.config).items():
-                    row[f"config/{key}"] = value
-            else:
-                row["config"] = trial.config
-            error_column = "error" if "error" not in result else "trial_error"
-            row[error_column] = _first_line(trial.error) if trial.error else None
-            if trial.parent_id is not None:
-                row["parent_id"] = trial.parent_id
-            if trial.node_id is not None:
-                row["node_id"] = trial.node_id
-            rows.append(row)
-        frame = pd.DataFrame(rows)
-        if frame.empty:
-            return pd.DataFrame(columns=["trial_id", "status", self.metric, "training_iteration",
-                                         "time_total_s", "error"])
-        front = ["trial_id", "status"]
-        if self.metric in frame.columns:
-            front.append(self.metric)
-        rest = [c for c in frame.columns if c not in front]
-        return frame[front + rest]
+        from raysweep import _present
+
+        return _present.trials_frame(self, flatten=flatten, include_history=include_history,
+                                     scope=scope)
+
+    def top(self, n: int = 10, *, sort: str | None = None, ascending: bool | None = None,
+            columns: list[str] | None = None) -> pd.DataFrame:
+        """The ``n`` best trials (by the metric, or ``sort``) as a small DataFrame."""
+        from raysweep import _present
+
+        return _present.top(self, n, sort=sort, ascending=ascending, columns=columns)
+
+    def summary(self, n: int = 5) -> str:
+        """A short text summary: counts by status, the best trials, the first error."""
+        from raysweep import _present
+
+        return _present.summary(self, n)
+
+    def _repr_html_(self) -> str:
+        from raysweep import _present
+
+        return _present.repr_html(self)
 
     def _trial_history(self, trial: Trial) -> list[dict[str, Any]]:
         frame = self._history_frame()
