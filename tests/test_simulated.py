@@ -192,9 +192,9 @@ def test_kill_and_curve_exceptions_end_the_trial_as_error():
     events = executor.poll(60.0)
     assert [e[:2] for e in events] == [("r", "a"), ("r", "b"), ("e", "a"), ("e", "b")]
     assert events[2][2] == "error" and "curve broke" in events[2][3]
-    executor.start("c", {}, None, 0, 0.0, ())
-    executor.poll(0.0)
-    assert executor.running_since("c") == 1.0
+    executor.start("c", {}, None, 0, 0.0, None)
+    assert executor.poll(0.0)[0][:2] == ("r", "c")  # waits for a decision that never comes
+    assert executor.running_since("c") == 1.0 and executor.now() == 2.0
     assert executor.kill("c", "too slow") == [("e", "c", "error", "too slow", None)]
     assert executor.kill("c", "again") == [] and executor.free_slots() == 2
 

@@ -16,7 +16,10 @@ The model follows the worker runtime of ``worker.py`` exactly, only in virtual t
   which is on the driver's *next* ``poll`` (plus ``latency_s``), as on a real cluster;
 * otherwise the trial runs ahead, and a PAUSE/STOP sent for such a report takes effect at
   its next report, whose iteration is lost (a real worker only notices at ``report``);
-* messages from the driver (``start``, ``decide``) are delivered at the next ``poll``.
+* messages from the driver (``start``, ``decide``) are delivered at the next ``poll``;
+* ``poll`` jumps straight to the next event: its timeout only bounds how long a real driver
+  blocks and is not simulated, so ``time_budget_s`` and ``trial_timeout_s`` take effect at
+  the first event after they expire (a real driver notices within its one-second poll).
 """
 
 from __future__ import annotations
@@ -211,10 +214,12 @@ class Simulated(Executor):
         while heap and heap[0][2].gen != heap[0][3]:
             heapq.heappop(heap)  # a killed or ended run's entry
         events: list[tuple] = []
-        if not heap or heap[0][0] > self._now + timeout_s:
-            self._now += max(0.0, timeout_s)  # a real poll would wait this long for nothing
+        if not heap:  # every running trial waits for a decision that was never sent
+            self._now += max(0.0, timeout_s)
             self.stats["empty_polls"] += 1
         else:
+            # Straight to the next event: the timeout bounds how long a real driver blocks,
+            # it is not simulated (see the module docstring).
             self._now = max(self._now, heap[0][0])
             now = self._now
             while heap and heap[0][0] <= now:
