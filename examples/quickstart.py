@@ -1,11 +1,12 @@
 """Quickstart: tune a small function, then a real scikit-learn model, on all local cores.
 
-Run:  python examples/quickstart.py
+Run:  python examples/quickstart.py          (--quick: fewer SVM trials)
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 from sklearn.datasets import load_digits
 from sklearn.model_selection import cross_val_score
@@ -14,6 +15,7 @@ from sklearn.svm import SVC
 import raysweep as rs
 
 STORAGE = os.environ.get("RAYSWEEP_EXAMPLES_DIR", os.path.expanduser("~/raysweep_results"))
+QUICK = "--quick" in sys.argv
 
 
 def quadratic(config):
@@ -34,8 +36,8 @@ def main() -> None:
                                                            "config/k"]].to_string(index=False))
     space = {"C": rs.loguniform(1e-2, 1e3), "gamma": rs.loguniform(1e-5, 1e-1),
              "kernel": ["rbf", "poly"]}
-    svc = rs.run(svc_error, space, metric="error", mode="min", num_samples=12, seed=0,
-                 storage_path=STORAGE, verbose=1)
+    svc = rs.run(svc_error, space, metric="error", mode="min",
+                 num_samples=6 if QUICK else 12, seed=0, storage_path=STORAGE, verbose=1)
     top = svc.dataframe().sort_values("error").head(5)
     print(top[["trial_id", "error", "config/C", "config/gamma", "config/kernel"]]
           .to_string(index=False))
