@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.cluster import KMeans
 from sklearn.datasets import load_iris, make_classification
 from sklearn.decomposition import PCA
 from sklearn.exceptions import FitFailedWarning
@@ -203,6 +204,18 @@ def test_sample_weight_is_sliced_per_split(iris):
     ours = inline(SVC(), grid, search="grid", cv=3).fit(X, y, sample_weight=weights)
     theirs = GridSearchCV(SVC(), grid, cv=3).fit(X, y, sample_weight=weights)
     assert_same_results(ours.cv_results_, theirs.cv_results_)
+
+
+def test_dataframes_and_unsupervised_estimators():
+    X, y = load_iris(return_X_y=True, as_frame=True)
+    search = inline(LogisticRegression(max_iter=500), {"C": [0.1, 1.0]}, search="grid",
+                    cv=3).fit(X, y)
+    assert list(search.feature_names_in_) == list(X.columns)
+    grid = {"n_clusters": [2, 3, 4]}
+    ours = inline(KMeans(n_init=1, random_state=0), grid, search="grid", cv=3).fit(X.values)
+    theirs = GridSearchCV(KMeans(n_init=1, random_state=0), grid, cv=3).fit(X.values)
+    assert_same_results(ours.cv_results_, theirs.cv_results_)
+    assert ours.transform(X.values[:2]).shape == (2, ours.best_params_["n_clusters"])
 
 
 # -- param_space: distributions, raysweep domains, lazy grids ----------------------------------

@@ -95,7 +95,9 @@ class SearchCV(BaseSearchCV):
             temporary directory removed at the end of ``fit``.
         storage_path: Where experiments are kept.
         resume: Continue the interrupted fit of experiment ``name`` (finished candidates are
-            kept; call ``fit`` with the same data).
+            kept; call ``fit`` with the same data). Under an early-stopping scheduler, a named
+            experiment checkpoints each candidate's models after every step, so that
+            unfinished candidates continue where they were.
         callbacks: Called as each candidate finishes: ``raysweep.Callback`` objects (they
             receive raysweep ``Trial`` records) and plain callables ``f(candidate)``, where
             ``candidate`` is a dict with ``trial_id``, ``params``, ``status``, the metric
@@ -195,6 +197,9 @@ class SearchCV(BaseSearchCV):
             self
         """
         self._validate_params()
+        if self.resume and self.name is None:
+            raise ValueError("resume=True needs the name= of the experiment to continue "
+                             "(and its storage_path, if it was given)")
         scheduler, steps = self._make_scheduler()
         callables, raysweep_callbacks = self._split_callbacks()
         scorers, refit_metric = self._get_scorers()
