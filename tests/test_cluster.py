@@ -157,7 +157,9 @@ class LocalCluster:
         if proc.returncode != 0:
             raise AssertionError(f"driver failed ({proc.returncode}):\n{proc.stdout}\n"
                                  f"{proc.stderr[-6000:]}")
-        return json.loads(out.read_text())
+        result = json.loads(out.read_text())
+        result["_stderr"] = proc.stderr
+        return result
 
     def start_driver(self, script: str, spec: dict) -> tuple[subprocess.Popen, Path]:
         path = self.root / f"driver_{secrets.token_hex(4)}.py"
@@ -185,6 +187,10 @@ DRIVER = textwrap.dedent('''
         state = rs.get_checkpoint() or {"step": 0}
         resumed_from = state["step"]
         node = os.environ.get("RAYSWEEP_TEST_NODE", "?")
+        if spec.get("hold_file") and node != spec.get("hold_except"):
+            deadline = time.time() + 90
+            while not os.path.exists(spec["hold_file"]) and time.time() < deadline:
+                time.sleep(0.05)
         for step in range(state["step"], spec["steps"]):
             time.sleep(spec["sleep_s"])
             if node == spec.get("signal_node") and step >= 1:
@@ -267,21 +273,31 @@ def test_custom_resources_pin_trials_to_the_node_that_has_them(cluster, tmp_path
 
 
 def test_pool_grows_when_a_node_joins(cluster, tmp_path):
-    steps, num_samples = 4, 12
+    # Trials on the head hold until a trial has run on the node that joins later (or 90 s),
+    # so the sweep is still going when that node arrives, however slow this machine is.
+    hold = tmp_path / "release"
     driver, out = cluster.start_driver(DRIVER, {
-        "steps": steps, "sleep_s": 0.25, "storage": str(tmp_path),
-        "runs": [{"name": "grow", "num_samples": num_samples}]})
+        "steps": 2, "sleep_s": 0.1, "storage": str(tmp_path), "hold_file": str(hold),
+        "hold_except": "late", "runs": [{"name": "grow", "num_samples": 8}]})
     journal = tmp_path / "grow" / "journal.jsonl"
     node = None
     try:
         deadline = time.monotonic() + 60
-        while not any(e["e"] == "r" for e in _journal(journal)):
+        while not any(e["e"] == "new" for e in _journal(journal)):  # the pool is set up
             assert driver.poll() is None and time.monotonic() < deadline, \
                 "sweep did not start:\n" + out.with_suffix(".log").read_text(errors="replace")
             time.sleep(0.05)
         node = cluster.add_node("late", num_cpus=2, resources={"late_res": 1})
+        deadline = time.monotonic() + 60
+        while not any(e["e"] == "r" and e["r"].get("node") == "late"
+                      for e in _journal(journal)):
+            if driver.poll() is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        hold.touch()
         driver.wait(timeout=120)
     finally:
+        hold.touch()
         if driver.poll() is None:
             driver.kill()
         if node is not None:
@@ -391,3 +407,36 @@ def test_a_driver_that_cannot_authenticate_gets_a_clear_error(cluster, tmp_path,
     assert outcome["error"] == "ConnectionError", outcome
     assert "RAY_AUTH_MODE=token" in outcome["message"]
     assert "RAY_AUTH_TOKEN" in outcome["message"]
+
+
+WHERE_DRIVER = textwrap.dedent('''
+    import json, sys
+    import ray
+    import raysweep as rs
+
+    spec = json.loads(sys.argv[1])
+    results = rs.run(lambda config: config["x"], {"x": rs.uniform(0, 1)}, num_samples=2,
+                     verbose=0, storage_path=spec["storage"])   # no address
+    with open(spec["out"], "w") as handle:
+        json.dump({"status": sorted(set(results.dataframe().status)),
+                   "resources": ray.cluster_resources()}, handle)
+''')
+
+
+def test_no_address_joins_the_recorded_cluster_or_a_fresh_local_ray(cluster, tmp_path):
+    # Our head recorded its address in <temp dir>/ray_current_cluster; with RAY_TMPDIR
+    # pointing there, that record is the one a bare rs.run() reads.
+    joined = cluster.driver(WHERE_DRIVER, {"storage": str(tmp_path)},
+                            env={"RAY_TMPDIR": str(cluster.temp_dir.parent)})
+    assert joined["status"] == ["TERMINATED"]
+    assert "head_res" in joined["resources"]
+
+    # A record whose head is gone (nothing listens on its port): a fresh local Ray, one warning.
+    stale_tmp = cluster.root / "stale"
+    (stale_tmp / "ray").mkdir(parents=True)
+    (stale_tmp / "ray" / "ray_current_cluster").write_text(f"127.0.0.1:{_free_port()}")
+    fresh = cluster.driver(WHERE_DRIVER, {"storage": str(tmp_path)},
+                           env={"RAY_TMPDIR": str(stale_tmp)})
+    assert fresh["status"] == ["TERMINATED"]
+    assert "head_res" not in fresh["resources"]
+    assert fresh["_stderr"].count("is gone; starting a local Ray") == 1, fresh["_stderr"]
