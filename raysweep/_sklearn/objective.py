@@ -337,3 +337,28 @@ def unpack(result: dict[str, Any] | None, n_splits: int, *, return_train_score: 
 
 def _restore(scores: Any) -> Any:
     return dict(scores) if isinstance(scores, dict) else scores
+
+
+def fit_with_budget(estimator: Any, X: Any, y: Any, fit_params: dict[str, Any],
+                    strategy: Strategy | None, reached: int, steps: int) -> Any:
+    """Fit ``estimator`` on all the data the way its candidate was trained.
+
+    Without a strategy (full evaluation) this is ``fit``. Under an early-stopping scheduler,
+    the candidate ran ``reached`` steps: as many ``partial_fit`` passes, or a ``warm_start``
+    estimator grown to the value it had reached.
+    """
+    args = (X,) if y is None else (X, y)
+    if strategy is not None and strategy.kind == "partial_fit" and reached > 0:
+        classes = None
+        if is_classifier(estimator) and y is not None and \
+                "classes" in inspect.signature(estimator.partial_fit).parameters:
+            classes = np.unique(y)
+        for epoch in range(reached):
+            extra = {"classes": classes} if epoch == 0 and classes is not None else {}
+            estimator.partial_fit(*args, **fit_params, **extra)
+        return estimator
+    if strategy is not None and strategy.kind == "warm_start" and reached > 0:
+        target = estimator.get_params()[strategy.grow]
+        schedule = growth_schedule(target, steps, strategy.grow)
+        estimator.set_params(**{strategy.grow: schedule[min(reached, len(schedule)) - 1]})
+    return estimator.fit(*args, **fit_params)

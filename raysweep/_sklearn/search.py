@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
-import math
 import os
 import shutil
 import tempfile
 import time
-import warnings
 from numbers import Integral, Real
 from typing import Any, ClassVar
 
@@ -20,7 +17,7 @@ from sklearn.model_selection._validation import (
     _insert_error_scores,
     _warn_or_raise_about_fit_failures,
 )
-from sklearn.utils import check_random_state, indexable
+from sklearn.utils import indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_method_params
 
@@ -30,20 +27,23 @@ from raysweep._sklearn.objective import (
     RAISED_TEXT,
     CrossValidate,
     IncrementalCrossValidate,
-    growth_schedule,
+    fit_with_budget,
     incremental_strategy,
     reraise,
     unpack,
 )
-from raysweep._sklearn.space import GridSample, build_space
+from raysweep._sklearn.plan import (
+    SearchPlan,
+    choose_scheduler,
+    plan_search,
+    seed_from,
+    split_callbacks,
+)
 from raysweep.callbacks import Callback
 from raysweep.errors import TrialError
-from raysweep.schedulers import Scheduler, make_scheduler
-from raysweep.search import Searcher, make_searcher
-from raysweep.space import Space
+from raysweep.schedulers import Scheduler
+from raysweep.search import Searcher
 from raysweep.trial import TrialStatus
-
-_DEFAULT_ITERATIONS = 10
 
 
 class SearchCV(BaseSearchCV):
@@ -200,27 +200,16 @@ class SearchCV(BaseSearchCV):
         if self.resume and self.name is None:
             raise ValueError("resume=True needs the name= of the experiment to continue "
                              "(and its storage_path, if it was given)")
-        scheduler, steps = self._make_scheduler()
-        callables, raysweep_callbacks = self._split_callbacks()
+        scheduler, steps = choose_scheduler(self.scheduler, self.max_iterations)
+        callables, raysweep_callbacks = split_callbacks(self.callbacks)
         scorers, refit_metric = self._get_scorers()
         names = list(getattr(scorers, "_scorers", None) or [])
         guide = self.refit if isinstance(self.refit, str) else (names[0] if names else None)
         metric = f"mean_test_{guide}" if names else "mean_test_score"
-
         X, y = indexable(X, y)
-        params = dict(fit_params)
-        if groups is not None:
-            params["groups"] = groups
-        params = _check_method_params(X, params=params)
-        routed = self._get_routed_params_for_fit(params)
-        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
-        n_splits = cv.get_n_splits(X, y, **routed.splitter.split)
-        splits = [(np.asarray(train), np.asarray(test))
-                  for train, test in cv.split(X, y, **routed.splitter.split)]
-        if len(splits) != n_splits:
-            raise ValueError(f"cv.split and cv.get_n_splits return inconsistent results. "
-                             f"Expected {n_splits} splits, got {len(splits)}")
-        self.n_splits_ = n_splits
+        params = dict(fit_params) if groups is None else {**fit_params, "groups": groups}
+        routed = self._get_routed_params_for_fit(_check_method_params(X, params=params))
+        splits = self._splits(X, y, routed.splitter.split)
         base_estimator = clone(self.estimator)
         if scheduler is not None and incremental_strategy(base_estimator) is None:
             raise ValueError(
@@ -228,139 +217,64 @@ class SearchCV(BaseSearchCV):
                 "train step by step: it needs partial_fit, or warm_start with n_estimators or "
                 f"max_iter (for a Pipeline, in its last step); {type(self.estimator).__name__} "
                 "has neither. Use scheduler=None to evaluate every candidate fully.")
-
-        spec, codec, search, num_samples, total = self._plan_search(scheduler)
+        plan = plan_search(self.param_space, self.search, self.n_trials, scheduler)
         if self.verbose > 0:
-            print(f"[SearchCV] Fitting {n_splits} folds for each of {total} candidates, "
-                  f"totalling {total * n_splits} fits", flush=True)
+            print(f"[SearchCV] Fitting {self.n_splits_} folds for each of {plan.candidates} "
+                  f"candidates, totalling {plan.candidates * self.n_splits_} fits", flush=True)
 
-        data = (X, y, splits, routed.estimator.fit, routed.scorer.score)
-        handle = self._share(data)
+        handle = self._share((X, y, splits, routed.estimator.fit, routed.scorer.score))
         common = {"metric": metric, "guide": guide, "error_score": self.error_score,
                   "return_train_score": self.return_train_score}
         if scheduler is None:
-            objective: Any = CrossValidate(handle, base_estimator, codec, scorers, **common)
+            objective: Any = CrossValidate(handle, base_estimator, plan.codec, scorers, **common)
         else:
             classes = np.unique(y) if is_classifier(base_estimator) and y is not None else None
             objective = IncrementalCrossValidate(
-                handle, base_estimator, codec, scorers, max_iterations=steps, classes=classes,
-                checkpoint=bool(scheduler.pauses or scheduler.needs_checkpoints or self.name),
-                **common)
-        hooks = CandidateHooks(codec=codec, metric=metric, total=total, verbose=self.verbose,
-                               callables=callables, raise_errors=self.error_score == "raise")
-        experiment = self._run(objective, spec, metric, search, scheduler, num_samples,
-                               [hooks, *raysweep_callbacks], handle)
+                handle, base_estimator, plan.codec, scorers, max_iterations=steps,
+                classes=classes, **common,
+                checkpoint=bool(scheduler.pauses or scheduler.needs_checkpoints or self.name))
+        hooks = CandidateHooks(codec=plan.codec, metric=metric, total=plan.candidates,
+                               verbose=self.verbose, callables=callables,
+                               raise_errors=self.error_score == "raise")
+        try:
+            experiment = self._run(objective, plan, metric, scheduler,
+                                   [hooks, *raysweep_callbacks])
+        finally:
+            handle.release()
 
         trials = sorted(experiment.trials, key=lambda t: t.trial_id)
-        if not trials:
-            raise ValueError("No fits were performed: the search proposed no candidates")
-        out: list[dict[str, Any]] = []
-        for trial in trials:
-            result = trial.last_result or {}
-            if RAISED_TEXT in result:
-                reraise(result, trial.trial_id)
-            if trial.status is TrialStatus.ERROR and self.error_score == "raise":
-                raise TrialError(f"candidate {trial.trial_id} failed (error_score='raise'):\n"
-                                 f"{trial.error}")
-            failure = trial.error if trial.status is TrialStatus.ERROR else None
-            out.extend(unpack(result, n_splits, return_train_score=self.return_train_score,
-                              error_score=self.error_score, failure=failure))
-        _warn_or_raise_about_fit_failures(out, self.error_score)
-        _insert_error_scores(out, self.error_score)
-        candidate_params = [codec.decode(trial.config) for trial in trials]
-        more = {"training_iteration": [t.iteration for t in trials]} if scheduler else None
-        results = self._format_results(candidate_params, n_splits, out, more)
-
-        first_test_score = out[0]["test_scores"]
-        self.multimetric_ = isinstance(first_test_score, dict)
-        if callable(self.scoring) and self.multimetric_:
-            self._check_refit_for_multimetric(first_test_score)
-            refit_metric = self.refit
-        if self.refit or not self.multimetric_:
-            self.best_index_ = int(self._select_best_index(self.refit, refit_metric, results))
-            if not callable(self.refit):
-                self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
-            self.best_params_ = results["params"][self.best_index_]
+        results = self._cv_results(trials, plan.codec, with_iterations=scheduler is not None)
+        self._select_best(results, refit_metric)
         if self.refit:
-            self._refit(base_estimator, X, y, routed.estimator.fit, trials[self.best_index_],
-                        scheduler, steps)
+            best = clone(base_estimator).set_params(**clone(self.best_params_, safe=False))
+            start = time.time()
+            fit_with_budget(best, X, y, routed.estimator.fit,
+                            incremental_strategy(best) if scheduler is not None else None,
+                            trials[self.best_index_].iteration, steps)
+            self.refit_time_ = time.time() - start
+            self.best_estimator_ = best
+            if hasattr(best, "feature_names_in_"):
+                self.feature_names_in_ = best.feature_names_in_
         self.scorer_ = getattr(scorers, "_scorers", scorers) if names else scorers
         self.cv_results_ = results
         self.results_ = experiment
         return self
 
     # ---------------------------------------------------------------------- helpers
-    def _make_scheduler(self) -> tuple[Scheduler | None, int]:
-        """The raysweep scheduler (None for full evaluation) and the steps per candidate."""
-        spec = self.scheduler
-        if spec is None or (isinstance(spec, str) and spec.lower() == "fifo"):
-            return None, 0
-        from raysweep import schedulers
-
-        key = spec.lower() if isinstance(spec, str) else None
-        if key is not None:
-            steps = self.max_iterations or _DEFAULT_ITERATIONS
-            if key == "asha":
-                return schedulers.ASHA(max_t=steps, grace_period=1), steps
-            if key in ("hyperband", "bohb"):
-                cls = schedulers.Hyperband if key == "hyperband" else schedulers.BOHB
-                return cls(max_t=steps), steps
-            scheduler = make_scheduler(key)
-        else:
-            scheduler = make_scheduler(spec)
-        if isinstance(scheduler, schedulers.FIFO):
-            return None, 0
-        steps = self.max_iterations
-        if steps is None:
-            max_t = getattr(scheduler, "max_t", None)
-            by_iteration = getattr(scheduler, "time_attr", "training_iteration") == \
-                "training_iteration"
-            steps = math.ceil(max_t) if max_t and by_iteration else _DEFAULT_ITERATIONS
-        return scheduler, steps
-
-    def _split_callbacks(self) -> tuple[list[Any], list[Callback]]:
-        callables, objects = [], []
-        for index, callback in enumerate(self.callbacks or []):
-            if isinstance(callback, Callback):
-                objects.append(callback)
-            elif callable(callback):
-                callables.append(callback)
-            else:
-                raise TypeError(f"callbacks[{index}] must be a raysweep.Callback or a callable "
-                                f"f(candidate), got {type(callback).__name__}")
-        return callables, objects
-
-    def _plan_search(self, scheduler: Scheduler | None):
-        """``(spec, codec, search, num_samples, candidates)`` for ``raysweep.run``."""
-        search = self.search
-        if isinstance(search, str):
-            key = search.lower()
-            if key not in ("grid", "random"):
-                make_searcher(key)  # an unknown name fails here, listing the known ones
-        else:
-            key = None
-        if key == "random" and scheduler is not None and scheduler.make_searcher() is not None:
-            spec, codec, _ = build_space(self.param_space, grid=False)
-            return spec, codec, None, self.n_trials, self.n_trials  # e.g. BOHB's own
-        if key == "grid" or (key is None and search.supports_grid):
-            spec, codec, _ = build_space(self.param_space, grid=True)
-            return spec, codec, search, 1, Space(spec).grid_size
-        if key == "random":
-            spec, codec, finite = build_space(self.param_space, grid=True)
-            if finite:
-                size = Space(spec).grid_size
-                if size <= self.n_trials:
-                    if size < self.n_trials:
-                        warnings.warn(f"The total space of parameters {size} is smaller than "
-                                      f"n_trials={self.n_trials}. Running {size} candidates. "
-                                      "For exhaustive searches, use search='grid'.",
-                                      UserWarning, stacklevel=3)
-                    return spec, codec, "grid", 1, size
-                return spec, codec, GridSample(self.n_trials), 1, self.n_trials
-        spec, codec, _ = build_space(self.param_space, grid=False)
-        return spec, codec, search, self.n_trials, self.n_trials
+    def _splits(self, X: Any, y: Any, split_params: dict[str, Any]) -> list[tuple]:
+        """The CV splits every candidate is evaluated on (computed once, in the driver)."""
+        cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
+        n_splits = cv.get_n_splits(X, y, **split_params)
+        splits = [(np.asarray(train), np.asarray(test))
+                  for train, test in cv.split(X, y, **split_params)]
+        if len(splits) != n_splits:
+            raise ValueError(f"cv.split and cv.get_n_splits return inconsistent results. "
+                             f"Expected {n_splits} splits, got {len(splits)}")
+        self.n_splits_ = n_splits
+        return splits
 
     def _share(self, data: Any) -> Any:
+        """The data handle the objective carries: by object-store reference on Ray."""
         if self.executor != "ray":
             return LocalData(data)
         from raysweep.execution.ray_executor import ensure_ray
@@ -369,56 +283,55 @@ class SearchCV(BaseSearchCV):
         ship_code_by_value(self.estimator, self.scoring, self.param_space, self.cv)
         return RayData(data)
 
-    def _seed(self) -> int | None:
-        if self.random_state is None:
-            return None
-        if isinstance(self.random_state, Integral):
-            return int(self.random_state)
-        return int(check_random_state(self.random_state).randint(2**31 - 1))
-
-    def _run(self, objective, spec, metric, search, scheduler, num_samples, callbacks, handle):
+    def _run(self, objective: Any, plan: SearchPlan, metric: str, scheduler: Any,
+             callbacks: list[Callback]) -> Any:
         from raysweep.api import run
 
         name, storage_path, scratch = self.name, self.storage_path, None
         if name is None and storage_path is None:
             scratch = storage_path = tempfile.mkdtemp(prefix="raysweep-searchcv-")
         try:
-            return run(objective, spec, metric=metric, mode="max", num_samples=num_samples,
-                       search=search, scheduler=scheduler, seed=self._seed(),
-                       max_concurrent=self.max_concurrent,
+            return run(objective, plan.spec, metric=metric, mode="max",
+                       num_samples=plan.num_samples, search=plan.search, scheduler=scheduler,
+                       seed=seed_from(self.random_state), max_concurrent=self.max_concurrent,
                        resources_per_trial=self.resources_per_trial, name=name,
                        storage_path=storage_path, resume=self.resume, verbose=0,
                        executor=self.executor, callbacks=callbacks)
         finally:
-            handle.release()
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
 
-    def _refit(self, base_estimator, X, y, fit_params, best_trial, scheduler, steps) -> None:
-        """Fit the best candidate on all the data, with the budget it was evaluated with."""
-        best = clone(base_estimator).set_params(**clone(self.best_params_, safe=False))
-        strategy = incremental_strategy(best) if scheduler is not None else None
-        reached = best_trial.iteration
-        start = time.time()
-        if strategy is not None and strategy.kind == "partial_fit" and reached > 0:
-            classes = None
-            if is_classifier(best) and y is not None and \
-                    "classes" in inspect.signature(best.partial_fit).parameters:
-                classes = np.unique(y)
-            for epoch in range(reached):
-                extra = {"classes": classes} if epoch == 0 and classes is not None else {}
-                args = (X,) if y is None else (X, y)
-                best.partial_fit(*args, **fit_params, **extra)
-        else:
-            if strategy is not None and strategy.kind == "warm_start" and reached > 0:
-                target = best.get_params()[strategy.grow]
-                schedule = growth_schedule(target, steps, strategy.grow)
-                best.set_params(**{strategy.grow: schedule[min(reached, len(schedule)) - 1]})
-            if y is None:
-                best.fit(X, **fit_params)
-            else:
-                best.fit(X, y, **fit_params)
-        self.refit_time_ = time.time() - start
-        self.best_estimator_ = best
-        if hasattr(best, "feature_names_in_"):
-            self.feature_names_in_ = best.feature_names_in_
+    def _cv_results(self, trials: list, codec: Any, *, with_iterations: bool) -> dict:
+        """``cv_results_`` from the trials, in trial order (the order they were proposed)."""
+        if not trials:
+            raise ValueError("No fits were performed: the search proposed no candidates")
+        out: list[dict[str, Any]] = []
+        for trial in trials:
+            result = trial.last_result or {}
+            if RAISED_TEXT in result:
+                reraise(result, trial.trial_id)
+            failed = trial.status is TrialStatus.ERROR
+            if failed and self.error_score == "raise":
+                raise TrialError(f"candidate {trial.trial_id} failed (error_score='raise'):\n"
+                                 f"{trial.error}")
+            out.extend(unpack(result, self.n_splits_, error_score=self.error_score,
+                              return_train_score=self.return_train_score,
+                              failure=trial.error if failed else None))
+        _warn_or_raise_about_fit_failures(out, self.error_score)
+        _insert_error_scores(out, self.error_score)
+        self.multimetric_ = isinstance(out[0]["test_scores"], dict)
+        if callable(self.scoring) and self.multimetric_:
+            self._check_refit_for_multimetric(out[0]["test_scores"])
+        more = {"training_iteration": [t.iteration for t in trials]} if with_iterations else None
+        return self._format_results([codec.decode(t.config) for t in trials], self.n_splits_,
+                                    out, more)
+
+    def _select_best(self, results: dict, refit_metric: Any) -> None:
+        """``best_index_``, ``best_score_`` and ``best_params_``, as GridSearchCV sets them."""
+        if callable(self.scoring) and self.multimetric_:
+            refit_metric = self.refit
+        if self.refit or not self.multimetric_:
+            self.best_index_ = int(self._select_best_index(self.refit, refit_metric, results))
+            if not callable(self.refit):
+                self.best_score_ = results[f"mean_test_{refit_metric}"][self.best_index_]
+            self.best_params_ = results["params"][self.best_index_]
