@@ -138,7 +138,10 @@ class HistorySearcher(Searcher):
         self._act: dict[str, np.ndarray] = {}
         self._loss: dict[str, float] = {}          # last loss seen (intermediate or final)
         self._done: list[str] = []                  # finished trials, in the order they ended
+        d = self.layout.d
+        self._arrays = (np.zeros((0, d)), np.zeros((0, d), dtype=bool), np.zeros(0))
         self._seen_keys: set[tuple] = set()
+        self._ended: set[str] = set()
 
     # -- protocol -------------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
@@ -148,7 +151,12 @@ class HistorySearcher(Searcher):
         return config
 
     def _suggest(self, trial_id: str) -> dict[str, Any] | None | object:
+        if self.layout.d == 0:  # only constants: nothing to model
+            return self._no_free_parameters()
         return self._propose()
+
+    def _no_free_parameters(self) -> dict[str, Any] | object:
+        return self.space.sample(self.rng)
 
     def _propose(self) -> dict[str, Any] | None | object:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -158,7 +166,8 @@ class HistorySearcher(Searcher):
             return  # a trial this searcher never proposed (nothing to learn about it)
         if result or trial_id not in self._loss:
             self._loss[trial_id] = self.loss(result)
-        if final and trial_id not in self._done:
+        if final and trial_id not in self._ended:
+            self._ended.add(trial_id)
             self._done.append(trial_id)
             self._on_final(trial_id)
 
@@ -175,12 +184,14 @@ class HistorySearcher(Searcher):
 
     def _history(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(U, active, loss)`` of the finished trials, in the order they ended."""
-        ids = self._done
-        d = self.layout.d
-        if not ids:
-            return np.zeros((0, d)), np.zeros((0, d), dtype=bool), np.zeros(0)
-        return (np.array([self._u[t] for t in ids]), np.array([self._act[t] for t in ids]),
-                np.array([self._loss[t] for t in ids]))
+        U, active, loss = self._arrays
+        if len(loss) < len(self._done):  # extend the cached arrays by the newly finished
+            new = self._done[len(loss):]
+            U = np.vstack([U, np.array([self._u[t] for t in new])])
+            active = np.vstack([active, np.array([self._act[t] for t in new])])
+            loss = np.concatenate([loss, [self._loss[t] for t in new]])
+            self._arrays = (U, active, loss)
+        return U, active, loss
 
     def _pending_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """``(U, active)`` of the trials handed out and not finished yet (sorted by id)."""

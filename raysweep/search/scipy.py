@@ -111,10 +111,6 @@ class Scipy(HistorySearcher):
     # -- protocol -------------------------------------------------------------------------
     def _propose(self) -> dict[str, Any] | None | object:
         channel = self._channel
-        if self.layout.d == 0:  # nothing to optimise: the space has a single config
-            if self._u:
-                return FINISHED
-            return self.space.decode(np.zeros(0))
         if self._thread is None:
             self._thread = threading.Thread(
                 target=_run, args=(channel, self.method, self.options, self.layout.d,
@@ -137,6 +133,10 @@ class Scipy(HistorySearcher):
             u = np.clip(channel.batch[position], 0.0, 1.0)
         self._handing = position
         return self.space.decode(u)
+
+    def _no_free_parameters(self) -> dict[str, Any] | object:
+        # nothing to optimise: the space has a single config
+        return FINISHED if self._u else self.space.sample(self.rng)
 
     def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
         self._handing = None

@@ -19,7 +19,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy.special import logsumexp, ndtr, ndtri
+from scipy.special import ndtr, ndtri
 
 from raysweep.search._common import HistorySearcher, Layout
 
@@ -182,7 +182,9 @@ class _Parzen:
         self.sigma = np.vstack([sigma, np.ones((1, c))])
         self.lo = ndtr(-self.mu / self.sigma)
         self.hi = ndtr((1.0 - self.mu) / self.sigma)
-        self.log_norm = np.log(np.maximum(self.hi - self.lo, 1e-300)) + np.log(self.sigma)
+        self.inv_sigma = 1.0 / self.sigma
+        self.log_norm = (np.log(np.maximum(self.hi - self.lo, 1e-300)) + np.log(self.sigma)
+                         + _LOG_SQRT_2PI)
         self.probs = []
         for k in self.cat:
             j = cols[k]
@@ -217,15 +219,30 @@ class _Parzen:
 
     def log_pdf(self, X: np.ndarray, joint: bool) -> np.ndarray:
         """Log density of each row (``joint``), else of each entry under its dim's marginal."""
-        terms = np.zeros((len(X), len(self.log_w), self.width))
+        log_w = self.log_w[None, :]
+        cont = None
         if len(self.cont):
-            z = (X[:, None, self.cont] - self.mu[None]) / self.sigma[None]
-            terms[:, :, self.cont] = -0.5 * z * z - _LOG_SQRT_2PI - self.log_norm[None]
-        for k, j, p in zip(self.cat, self.cat_cols, self.probs):
-            terms[:, :, k] = np.log(p[:, self.layout.cat_index(X[:, k], j)]).T
+            z = (X[:, None, self.cont] - self.mu[None]) * self.inv_sigma[None]
+            cont = -0.5 * z * z - self.log_norm[None]            # (m, n + 1, numeric dims)
+        cats = [np.log(p[:, self.layout.cat_index(X[:, k], j)]).T
+                for k, j, p in zip(self.cat, self.cat_cols, self.probs)]
         if joint:
-            return logsumexp(terms.sum(axis=2) + self.log_w[None], axis=1)
-        return logsumexp(terms + self.log_w[None, :, None], axis=1)
+            total = log_w + (cont.sum(axis=2) if cont is not None else 0.0)
+            for term in cats:
+                total = total + term
+            return _logsumexp(total)
+        out = np.empty((len(X), self.width))
+        if cont is not None:
+            out[:, self.cont] = _logsumexp(cont + log_w[:, :, None])
+        for k, term in zip(self.cat, cats):
+            out[:, k] = _logsumexp(term + log_w)
+        return out
+
+
+def _logsumexp(a: np.ndarray) -> np.ndarray:
+    """log(sum(exp(a))) over axis 1."""
+    top = a.max(axis=1, keepdims=True)
+    return np.log(np.exp(a - top).sum(axis=1)) + top[:, 0]
 
 
 def _neighbour_gaps(X: np.ndarray) -> np.ndarray:
