@@ -225,10 +225,15 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     if name is None:
         stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
         name = f"sweep_{stamp}"
+        os.makedirs(root, exist_ok=True)
         suffix = 1
-        while os.path.exists(os.path.join(root, name)):
-            suffix += 1
-            name = f"sweep_{stamp}_{suffix}"
+        while True:  # claim the directory atomically: parallel drivers get distinct names
+            try:
+                os.mkdir(os.path.join(root, name))
+                break
+            except FileExistsError:
+                suffix += 1
+                name = f"sweep_{stamp}_{suffix}"
     path = os.path.join(root, name)
     directory = _storage.ExperimentDir(path)
     existing = _storage.is_experiment_dir(path)

@@ -84,6 +84,8 @@ class JournalState:
             trial.status = TrialStatus(event["s"])
             if "err" in event:
                 trial.error = event["err"]
+            if "node" in event:
+                trial.node_id = event["node"]
         elif kind == "ck":
             trial.checkpoint_iteration = event["i"]
         elif kind == "resume":

@@ -388,10 +388,8 @@ AUTH_DRIVER = textwrap.dedent('''
 
 @pytest.mark.parametrize("case", [
     "token_missing",
-    pytest.param("token_wrong", marks=pytest.mark.xfail(
-        strict=True, reason="ensure_ray only inspects the outer exception text")),
-    pytest.param("mode_unset", marks=pytest.mark.xfail(
-        strict=True, reason="ensure_ray only inspects the outer exception text")),
+    "token_wrong",
+    "mode_unset",
 ])
 def test_a_driver_that_cannot_authenticate_gets_a_clear_error(cluster, tmp_path, case):
     home = tmp_path / "home"  # no ~/.ray/auth_token here

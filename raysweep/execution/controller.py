@@ -348,8 +348,7 @@ class Controller:
 
     def _on_report(self, trial_id: str, result: dict, payload, waiting: bool) -> None:
         trial = self.trials[trial_id]
-        if trial.node_id is None:
-            trial.node_id = self.executor.node_of(trial_id)
+        trial.node_id = self.executor.node_of(trial_id)
         loss_known = self.metric in result
         self.state.record_result(trial, result)
         line: dict[str, Any] = {"e": "r", "id": trial_id, "r": result}
@@ -472,6 +471,8 @@ class Controller:
         if error is not None:
             trial.error = error
             line["err"] = error
+        if trial.node_id is not None:
+            line["node"] = trial.node_id
         self._journal(line)
         if status in _FINISHED:
             self._complete_algorithms(trial)

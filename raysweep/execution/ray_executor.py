@@ -190,6 +190,19 @@ def _recorded_cluster_reachable() -> bool:
         return False
 
 
+def _is_auth_failure(exc: BaseException | None) -> bool:
+    """Whether ``exc`` or anything in its cause chain is an authentication failure."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = f"{type(exc).__name__} {exc}".lower()
+        if "authenticationerror" in text or "invalidauthtoken" in text or \
+                "authentication token" in text or "unauthenticated" in text:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def ensure_ray(address: str | None) -> None:
     """Join ``address`` / ``RAY_ADDRESS``, or start (or reuse) a local Ray."""
     if ray.is_initialized():
@@ -201,14 +214,18 @@ def ensure_ray(address: str | None) -> None:
         try:
             ray.init(address=address, logging_level=logging.WARNING)
         except Exception as exc:
-            text = str(exc)
-            if "auth" in text.lower() or "token" in text.lower():
+            if _is_auth_failure(exc):
+                mode = (os.environ.get("RAY_AUTH_MODE") or "").lower()
+                why = ("RAY_AUTH_MODE is not 'token' in this process, so no token was presented"
+                       if mode != "token" else "the cluster refused the token")
                 raise ConnectionError(
-                    f"could not authenticate with the Ray cluster at {address!r}: {text}. "
-                    "Set RAY_AUTH_MODE=token and give the cluster's token in RAY_AUTH_TOKEN "
-                    "(or ~/.ray/auth_token)") from exc
+                    f"could not authenticate with the Ray cluster at {address!r}: {why}. Set "
+                    "RAY_AUTH_MODE=token and give the cluster's token in RAY_AUTH_TOKEN (or "
+                    "RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token)") from exc
             raise ConnectionError(
-                f"could not connect to the Ray cluster at address={address!r}: {text}") from exc
+                f"could not connect to the Ray cluster at address={address!r}: {exc}. If the "
+                "cluster uses token authentication, set RAY_AUTH_MODE=token and "
+                "RAY_AUTH_TOKEN") from exc
         return
     if _recorded_cluster_reachable():
         ray.init(address="auto", logging_level=logging.WARNING)
@@ -221,6 +238,7 @@ def ensure_ray(address: str | None) -> None:
     if stale:
         logger.warning("raysweep: the Ray cluster recorded at %s is gone; starting a local Ray",
                        stale)
+    os.environ.setdefault("RAY_AUTH_MODE", "token")  # Ray's default; no warning about it
     ray.init(address="local", **quiet)
 
 
@@ -240,6 +258,7 @@ class RayExecutor(Executor):
         self._where: dict[str, _Slot] = {}
         self._last_grow = 0.0
         self._mean_s: float | None = None
+        self._node: dict[str, str | None] = {}  # the node of each trial's latest run
         self._depth = queue_depth
 
     # -- setup ----------------------------------------------------------------------------
@@ -273,7 +292,8 @@ class RayExecutor(Executor):
         # Wait for the workers that fit now, so the first trials start on a full pool.
         deadline = time.monotonic() + 60.0
         fit_now = min(n_slots, capacity)
-        while sum(s.ready for s in self._slots) < fit_now and time.monotonic() < deadline:
+        while sum(s.ready for s in self._slots) < min(fit_now, len(self._slots)) and \
+                time.monotonic() < deadline:
             self._check_ready(timeout=0.5)
             if not self._slots:
                 raise RuntimeError("raysweep: no worker could be started on the Ray cluster")
@@ -358,6 +378,7 @@ class RayExecutor(Executor):
             slot.head_since = time.monotonic()
         slot.assigned.append(trial_id)
         self._where[trial_id] = slot
+        self._node[trial_id] = slot.node_id
 
     def decide(self, trial_id: str, decision: str) -> None:
         slot = self._where.get(trial_id)
@@ -368,8 +389,7 @@ class RayExecutor(Executor):
             slot.urgent = True
 
     def node_of(self, trial_id: str) -> str | None:
-        slot = self._where.get(trial_id)
-        return slot.node_id if slot is not None else None
+        return self._node.get(trial_id)
 
     def running_since(self, trial_id: str) -> float | None:
         slot = self._where.get(trial_id)
