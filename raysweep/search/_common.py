@@ -118,12 +118,14 @@ class HistorySearcher(Searcher):
     """A searcher that remembers every trial it handed out, as unit-cube arrays.
 
     Subclasses implement ``_propose() -> config | None | FINISHED`` and read
-    ``self._history(...)``; the bookkeeping (warm starts, intermediate versus final
-    results, pending trials) lives here.
-    """
+    ``self._history()`` and ``self._pending_arrays()``; the bookkeeping (warm starts,
+    intermediate versus final results, pending trials) lives here. Grid domains are refused
+    (a grid asks for every value to be tried, which none of these searchers promises), and
+    so are distributions that cannot be mapped to the unit cube.
 
-    #: Searchers that fit a model refuse grid domains (the issue's rule).
-    model_based: bool = True
+    The base ``Searcher`` hands out ``points_to_evaluate`` without calling ``_suggest``, so
+    ``suggest`` is wrapped here to record every config handed out, whoever chose it.
+    """
 
     def setup(self, space: Space, metric: str, mode: str, seed: int | np.random.SeedSequence,
               num_samples: int | None = None) -> None:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, solve_triangular
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import erfcx, ndtr
 from scipy.stats import qmc
 
@@ -328,13 +328,29 @@ def _standardise(loss: np.ndarray, warp: str) -> np.ndarray:
     """Standardised losses, first Yeo-Johnson-warped when ``warp == "power"``."""
     y = (loss - loss.mean()) / (loss.std() or 1.0)
     if warp == "power":
-        from scipy.stats import yeojohnson
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            y = yeojohnson(y)[0]
+        lam = minimize_scalar(lambda lam: -_yeo_johnson_llf(y, lam), bounds=(-3.0, 3.0),
+                              method="bounded", options={"xatol": 1e-3}).x
+        y = _yeo_johnson(y, lam)
         y = (y - y.mean()) / (y.std() or 1.0)
     return y
+
+
+def _yeo_johnson(y: np.ndarray, lam: float) -> np.ndarray:
+    pos = y >= 0
+    out = np.empty_like(y)
+    a, b = np.log1p(y[pos]), np.log1p(-y[~pos])
+    out[pos] = a if abs(lam) < 1e-8 else np.expm1(lam * a) / lam
+    out[~pos] = -b if abs(lam - 2) < 1e-8 else -np.expm1((2 - lam) * b) / (2 - lam)
+    return out
+
+
+def _yeo_johnson_llf(y: np.ndarray, lam: float) -> float:
+    """Profile log-likelihood of ``lam`` under normality (as scipy.stats.yeojohnson_llf)."""
+    var = _yeo_johnson(y, lam).var()
+    if not var > 0:
+        return -np.inf
+    jacobian = np.sum(np.sign(y) * np.log1p(np.abs(y)))
+    return float(-0.5 * len(y) * math.log(var) + (lam - 1) * jacobian)
 
 
 def _kernel(width: int):
