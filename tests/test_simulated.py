@@ -293,3 +293,16 @@ def test_a_100k_trial_simulation_completes(storage):
     assert 8_000 < executor.now() < 13_000
     print(f"100,000 simulated trials in {elapsed:.1f} s")
     assert elapsed < 120  # measured ~15 s here; see benchmarks/scale.py for where time goes
+
+
+def test_driver_time_can_be_charged_to_the_clock(storage):
+    def instant(config, iteration):
+        return 0.0, {"loss": config["x"]}
+
+    plain = Simulated(2, instant, max_iterations=3)
+    charged = Simulated(2, instant, max_iterations=3, include_driver_time=True)
+    for name, executor in (("plain", plain), ("charged", charged)):
+        rs.run(never_called, SPACE, num_samples=50, storage_path=storage, name=name, verbose=0,
+               executor=executor)
+    assert plain.now() == 0.0
+    assert charged.now() > 0.0  # the controller's own CPU time, between polls
