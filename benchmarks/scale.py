@@ -24,7 +24,7 @@ average), and FIFO trials run 3 iterations so both cost about the same per trial
 
 Usage::
 
-    python benchmarks/scale.py --quick          # about two minutes
+    python benchmarks/scale.py --quick          # a few minutes
     python benchmarks/scale.py                  # the full table (an hour or more)
     python benchmarks/scale.py --combos random+asha --workers 1000 --trials 1000000
 """
@@ -226,7 +226,7 @@ def print_table(rows: list[dict]) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="10^4 trials at 10/100/1,000 workers (about two minutes)")
+                        help="10^4 trials (TPE: 2,000) at 10/100/1,000 workers")
     parser.add_argument("--combos", default=",".join(COMBOS))
     parser.add_argument("--workers", default=None, help="comma-separated worker counts")
     parser.add_argument("--trials", type=int, default=None,
@@ -253,8 +253,12 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     for combo in combos:
         for count in workers:
-            trials = args.trials or (10_000 if args.quick else
-                                     1_000_000 if count == 1000 else 100_000)
+            if args.trials:
+                trials = args.trials
+            elif args.quick:
+                trials = 2_000 if combo.startswith("tpe") else 10_000
+            else:
+                trials = 1_000_000 if count == 1000 else 100_000
             command = [sys.executable, __file__, "--one", f"{combo}:{count}:{trials}:{max_cpu_s}"]
             if args.driver_time:
                 command.append("--driver-time")
