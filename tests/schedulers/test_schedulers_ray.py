@@ -52,17 +52,9 @@ SCHEDULERS = {
 }
 
 
-# Core issue: a trial restarted from a checkpoint at its objective's last iteration (a PBT
-# fork from a donor that just finished) returns without reporting and is marked ERROR.
-RESTART_AT_END = ("a trial restarted from a checkpoint taken at its objective's last "
-                  "iteration returns without reporting and is marked ERROR (worker.py)")
-
-
 @pytest.mark.parametrize("objective", [curve, Curve], ids=["function", "trainable"])
 @pytest.mark.parametrize("name", sorted(SCHEDULERS))
-def test_every_scheduler_on_ray(name, objective, storage, request):
-    if name == "pbt" and objective is curve:
-        request.applymarker(pytest.mark.xfail(reason=RESTART_AT_END, strict=False))
+def test_every_scheduler_on_ray(name, objective, storage):
     results = rs.run(objective, {"x": rs.uniform(0, 1)}, metric="loss", mode="min",
                      num_samples=12, seed=1, scheduler=SCHEDULERS[name](), verbose=0,
                      max_concurrent=2, storage_path=storage)
