@@ -31,12 +31,13 @@ _LAZY = {
     "restore": ("raysweep.api", "restore"),
     "load": ("raysweep.results", "load"),
     "Results": ("raysweep.results", "Results"),
+    "Simulated": ("raysweep.execution.simulated", "Simulated"),
     "search": ("raysweep.search", None),
     "schedulers": ("raysweep.schedulers", None),
 }
 
 __all__ = [
-    "Callback", "Checkpoint", "Results", "Trainable", "Trial", "TrialStatus", "__version__",
+    "Callback", "Checkpoint", "Results", "Simulated", "Trainable", "Trial", "TrialStatus", "__version__",
     "choice", "fixed", "get_checkpoint", "get_trial_id", "grid", "load", "loguniform",
     "lograndint", "normal", "qloguniform", "qrandint", "quniform", "randint", "report",
     "restore", "run", "schedulers", "search", "uniform",

@@ -198,6 +198,10 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         _check_int("seed", seed, 0)
     _check_stop(stop)
     resources = _check_resources(resources_per_trial)
+    check_executor_args = getattr(executor, "check_run_arguments", None)
+    if callable(check_executor_args):  # e.g. a simulated executor refuses Ray-only arguments
+        check_executor_args(resources_per_trial=resources_per_trial, address=address,
+                            max_concurrent=max_concurrent)
     parsed_space = Space(space)
     scheduler_obj = copy.deepcopy(make_scheduler(scheduler))
     if search is None:

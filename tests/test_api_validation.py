@@ -87,7 +87,7 @@ def test_existing_experiment_needs_resume(storage):
 
 def test_public_api_is_small():
     assert sorted(rs.__all__) == sorted([
-        "Callback", "Checkpoint", "Results", "Trainable", "Trial", "TrialStatus",
+        "Callback", "Checkpoint", "Results", "Simulated", "Trainable", "Trial", "TrialStatus",
         "__version__", "choice", "fixed", "get_checkpoint", "get_trial_id", "grid", "load",
         "loguniform", "lograndint", "normal", "qloguniform", "qrandint", "quniform", "randint",
         "report", "restore", "run", "schedulers", "search", "uniform"])

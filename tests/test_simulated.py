@@ -269,8 +269,6 @@ def test_ray_arguments_are_refused(kwargs, match):
         Simulated(4, curve).check_run_arguments(**kwargs)
 
 
-@pytest.mark.xfail(reason="api.py must call Simulated.check_run_arguments (issue 10 report)",
-                   strict=False)
 def test_run_refuses_ray_resources_for_a_simulation(storage):
     with pytest.raises(ValueError, match="resources_per_trial must be None"):
         rs.run(never_called, SPACE, num_samples=2, storage_path=storage, verbose=0,
