@@ -27,6 +27,7 @@ Usage::
     python benchmarks/search_quality.py                # 100 evaluations, 10 seeds
     python benchmarks/search_quality.py --problems branin,rosenbrock4 --methods tpe,optuna-tpe
     python benchmarks/search_quality.py --jobs 2 --out results.json
+    python benchmarks/search_quality.py --load results.json more.json   # table of saved runs
 """
 
 from __future__ import annotations
@@ -293,7 +294,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--evals", type=int, default=None, help="evaluations per run (100)")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel processes")
     parser.add_argument("--out", default=None, help="also write the raw runs as JSON")
+    parser.add_argument("--load", nargs="+", default=None, metavar="JSON",
+                        help="print the table of runs saved with --out (later files replace "
+                             "earlier runs of the same problem, method and seed)")
     args = parser.parse_args(argv)
+    if args.load:
+        merged: dict[tuple, dict] = {}
+        for path in args.load:
+            with open(path) as f:
+                merged.update({(r["problem"], r["method"], r["seed"]): r for r in json.load(f)})
+        runs = list(merged.values())
+        print(table(runs, max(len(r["losses"]) for r in runs)))
+        return
 
     seeds = args.seeds or (2 if args.quick else 10)
     n = args.evals or (30 if args.quick else 100)

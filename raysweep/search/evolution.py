@@ -22,6 +22,8 @@ from raysweep.search._common import HistorySearcher
 if TYPE_CHECKING:
     from raysweep.space import Space
 
+__all__ = ["Evolution"]
+
 
 class Evolution(HistorySearcher):
     """Asynchronous steady-state evolutionary search.

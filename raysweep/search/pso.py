@@ -25,6 +25,8 @@ from raysweep.search._common import HistorySearcher
 if TYPE_CHECKING:
     from raysweep.space import Space
 
+__all__ = ["PSO"]
+
 
 class PSO(HistorySearcher):
     """Particle swarm search.

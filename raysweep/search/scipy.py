@@ -31,6 +31,8 @@ from raysweep.search.base import FINISHED
 if TYPE_CHECKING:
     from raysweep.space import Space
 
+__all__ = ["Scipy"]
+
 # method -> (scipy.optimize function name, evaluates batches through ``workers=``)
 _METHODS: dict[str, tuple[str, bool]] = {
     "differential_evolution": ("differential_evolution", True),

@@ -26,6 +26,8 @@ from raysweep.search._common import HistorySearcher, Layout
 if TYPE_CHECKING:
     from raysweep.space import Space
 
+__all__ = ["TPE"]
+
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 _CLIP = 0.25  # kernel widths are at least _CLIP / min(100, n + 2) of the unit interval
 
