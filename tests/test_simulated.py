@@ -304,3 +304,16 @@ def test_driver_time_can_be_charged_to_the_clock(storage):
                executor=executor)
     assert plain.now() == 0.0
     assert charged.now() > 0.0  # the controller's own CPU time, between polls
+
+
+def test_pbt_clones_simulated_checkpoints(storage, recwarn):
+    def drifting(config, iteration):
+        return 10.0, {"loss": abs(config["x"] - 0.3) + 1.0 / iteration}
+
+    pbt = rs.schedulers.PBT(perturbation_interval=4, hyperparam_mutations={"x": rs.uniform(0, 1)})
+    results = rs.run(never_called, SPACE, num_samples=8, seed=0, storage_path=storage,
+                     verbose=0, scheduler=pbt,
+                     executor=Simulated(4, drifting, max_iterations=20, checkpoints="blocking"))
+    assert results.status_counts() == {"TERMINATED": 8}
+    assert any(e["e"] == "fork" for e in journal(results.path))
+    assert not [w for w in recwarn if "no checkpoint" in str(w.message)]
