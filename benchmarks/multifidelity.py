@@ -22,7 +22,7 @@ Sections (``--only`` picks some):
 "Best final loss" is the lowest loss at the full budget (27 epochs) among trials that got
 there. Wall times include everything each system does in the call (start-up included).
 
-    python benchmarks/multifidelity.py             # everything, 3 seeds (about 10 minutes)
+    python benchmarks/multifidelity.py             # everything, 3 seeds (~35 min on 2 cores)
     python benchmarks/multifidelity.py --quick     # one seed
     python benchmarks/multifidelity.py --only synthetic --seeds 5
 """
