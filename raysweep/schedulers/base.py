@@ -9,7 +9,7 @@ calls; restore rebuilds it by replaying, in journal order, ``on_trial_add``, ``o
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import numpy as np
@@ -61,8 +61,10 @@ class Scheduler:
         """
         return WAIT if exhausted else NEW
 
-    def blocking_iterations(self, trial: Trial) -> Container[int] | None:
+    def blocking_iterations(self, trial: Trial) -> Collection[int] | None:
         """Iterations at which the worker must wait for this scheduler's decision.
+
+        A finite collection (it is sent to the worker as a sorted tuple).
 
         ``None`` means every report (the safe default). Return an empty container when the
         scheduler never stops/pauses on its own, so the worker can run ahead and batch
