@@ -14,6 +14,10 @@ a change in the machine's load affects all of them alike;
 
 Also checks that SearchCV's cv_results_ equal GridSearchCV's (mean test scores to 1e-12).
 
+Ray starts its worker processes at niceness 15. On a machine busy with other work, that
+alone starves the workers (GridSearchCV's processes run at the default 0), so this benchmark
+starts Ray with RAY_worker_niceness=0 unless --ray-niceness says otherwise.
+
     python benchmarks/sklearn_parity.py            # full: 48 configurations, best of 3 rounds
     python benchmarks/sklearn_parity.py --quick    # 12 smaller configurations, one run
 """
@@ -69,6 +73,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a small grid, one run each")
     parser.add_argument("--seeds", type=int, default=None, help="TPE seeds (default 5; 2 quick)")
+    parser.add_argument("--ray-niceness", type=int, default=0,
+                        help="niceness of Ray's worker processes (Ray's own default is 15)")
     args = parser.parse_args()
     grid = QUICK_GRID if args.quick else FULL_GRID
     rounds = 1 if args.quick else 3
@@ -77,8 +83,10 @@ def main() -> None:
     X, y = load_digits(return_X_y=True)
     forest = RandomForestClassifier(random_state=0)
     print(f"digits {X.shape}, {n_configs} RandomForest configurations, 4-fold CV, "
-          f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}")
+          f"{os.cpu_count()} CPUs visible, load average {os.getloadavg()[0]:.1f}, Ray workers "
+          f"at niceness {args.ray_niceness}")
 
+    os.environ["RAY_worker_niceness"] = str(args.ray_niceness)
     start = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     t_init = time.perf_counter() - start
