@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import tempfile
@@ -202,7 +203,7 @@ class SearchCV(BaseSearchCV):
                              "(and its storage_path, if it was given)")
         scheduler, steps = choose_scheduler(self.scheduler, self.max_iterations)
         callables, raysweep_callbacks = split_callbacks(self.callbacks)
-        scorers, refit_metric = self._get_scorers()
+        scorers, refit_metric = self._scorers()
         names = list(getattr(scorers, "_scorers", None) or [])
         guide = self.refit if isinstance(self.refit, str) else (names[0] if names else None)
         metric = f"mean_test_{guide}" if names else "mean_test_score"
@@ -261,6 +262,13 @@ class SearchCV(BaseSearchCV):
         return self
 
     # ---------------------------------------------------------------------- helpers
+    def _scorers(self) -> tuple[Any, Any]:
+        """``BaseSearchCV._get_scorers`` (older scikit-learn releases want a
+        ``convert_multimetric`` flag)."""
+        if "convert_multimetric" in inspect.signature(self._get_scorers).parameters:
+            return self._get_scorers(convert_multimetric=True)
+        return self._get_scorers()
+
     def _splits(self, X: Any, y: Any, split_params: dict[str, Any]) -> list[tuple]:
         """The CV splits every candidate is evaluated on (computed once, in the driver)."""
         cv = check_cv(self.cv, y, classifier=is_classifier(self.estimator))
