@@ -257,7 +257,7 @@ def run_one(job: tuple[str, str, int, int]) -> dict:
 def _fmt(value: float) -> str:
     if not math.isfinite(value):
         return "-"
-    return f"{value:.2g}" if abs(value) < 100 else f"{value:.0f}"
+    return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
 
 
 def table(runs: list[dict], n: int) -> str:
