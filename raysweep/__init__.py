@@ -37,10 +37,10 @@ _LAZY = {
 }
 
 __all__ = [
-    "Callback", "Checkpoint", "Results", "Simulated", "Trainable", "Trial", "TrialStatus", "__version__",
-    "choice", "fixed", "get_checkpoint", "get_trial_id", "grid", "load", "loguniform",
-    "lograndint", "normal", "qloguniform", "qrandint", "quniform", "randint", "report",
-    "restore", "run", "schedulers", "search", "uniform",
+    "Callback", "Checkpoint", "Results", "Simulated", "Trainable", "Trial", "TrialStatus",
+    "__version__", "choice", "fixed", "get_checkpoint", "get_trial_id", "grid", "load",
+    "loguniform", "lograndint", "normal", "qloguniform", "qrandint", "quniform", "randint",
+    "report", "restore", "run", "schedulers", "search", "uniform",
 ]
 
 

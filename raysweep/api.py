@@ -25,12 +25,13 @@ from raysweep.progress import make_reporter
 from raysweep.results import Results
 from raysweep.schedulers import make_scheduler
 from raysweep.search import make_searcher
-from raysweep.space import Space
+from raysweep.space import Space, flatten
 from raysweep.trainable import Trainable
 
 logger = logging.getLogger("raysweep")
 
 _RUN_ARGS_FILE = "run_args.pkl"
+_WARM_START_FILE = "warm_start.pkl"
 from raysweep import __version__ as VERSION  # noqa: E402
 
 
@@ -130,7 +131,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         resume: bool = False, address: str | None = None, verbose: int = 1,
         executor: Any = "ray", max_failures: int = 0, trial_timeout_s: float | None = None,
         keep_checkpoints: int = 2, fail_fast: bool = False, scope: str = "last",
-        callbacks: list[Callback] | None = None) -> Results:
+        callbacks: list[Callback] | None = None, warm_start: Any = None) -> Results:
     """Tune ``objective`` over ``space`` and return every trial's results.
 
     Args:
@@ -167,6 +168,11 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         fail_fast: Stop the run at the first trial error and raise it.
         scope: ``"last"`` compares each trial's last result; ``"all"`` its best one.
         callbacks: ``raysweep.Callback`` objects.
+        warm_start: Results known before this run, fed to the searcher's model (not run
+            again): a previous experiment (its directory or its ``Results``; its finished
+            trials that reported ``metric`` and fit ``space``) or a list of
+            ``(config, result)`` pairs (``result`` a dict of metrics or a number). Stored in
+            the experiment, so resuming it needs no ``warm_start`` again.
 
     Returns:
         Results: ``.dataframe()``, ``.history()``, ``.best_config``, ``.best_result``, ...
@@ -203,6 +209,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         check_executor_args(resources_per_trial=resources_per_trial, address=address,
                             max_concurrent=max_concurrent)
     parsed_space = Space(space)
+    priors = _warm_start_pairs(warm_start, parsed_space, metric)
     scheduler_obj = copy.deepcopy(make_scheduler(scheduler))
     if search is None:
         paired = scheduler_obj.make_searcher()
@@ -263,6 +270,14 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
             raise ResumeMismatch(f"cannot resume: seed changed (stored {stored.get('seed')}, "
                                  f"now {seed})")
         settings["created"] = stored.get("created", settings["created"])
+        stored_priors = _read_warm_start(path)
+        if warm_start is not None and _prior_key(priors) != _prior_key(stored_priors):
+            raise ResumeMismatch(
+                f"cannot resume: warm_start changed (the experiment was seeded with "
+                f"{len(stored_priors)} results, now {len(priors)}); omit warm_start to "
+                f"resume with the stored ones")
+        priors = stored_priors
+    settings["warm_start"] = len(priors)
 
     # ---- assemble
     searcher_template = copy.deepcopy(searcher_obj)
@@ -270,11 +285,15 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     root_seq = np.random.SeedSequence(int(seed))
     search_seed, scheduler_seed = root_seq.spawn(2)
     searcher_obj.setup(parsed_space, metric, mode, search_seed, num_samples)
+    for config, result in priors:
+        searcher_obj.add_evaluated(config, result)
     scheduler_obj.setup(metric, mode, scheduler_seed)
     executor_obj = _make_executor(executor, resources, max_concurrent, address)
 
     directory.lock()
     try:
+        if priors and not existing:  # before the settings that make the directory a resumable
+            _storage.atomic_write(os.path.join(path, _WARM_START_FILE), cloudpickle.dumps(priors))
         directory.write_settings(settings)
         try:
             _storage.atomic_write(os.path.join(path, _RUN_ARGS_FILE), cloudpickle.dumps({
@@ -291,7 +310,6 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         reporter = make_reporter(metric=metric, mode=mode, verbose=verbose,
                                  total=None if searcher_obj.supports_grid else num_samples,
                                  time_budget_s=time_budget_s, scope=scope, name=name)
-        user_callbacks = callbacks
         callbacks = default_loggers(callbacks, path) + callbacks
         for callback in callbacks:
             callback.on_experiment_start(path, settings)
@@ -346,6 +364,87 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         callback.on_experiment_end(results)
     _summarise(results, verbose)
     return results
+
+
+def _warm_start_pairs(warm_start: Any, space: Space,
+                      metric: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``run(warm_start=...)`` as a list of ``(config, result)`` pairs that fit ``space``."""
+    if warm_start is None:
+        return []
+    if isinstance(warm_start, (str, os.PathLike)):
+        from raysweep.results import load
+
+        try:
+            warm_start = load(warm_start)
+        except (FileNotFoundError, ValueError) as exc:
+            raise ValueError(f"warm_start: cannot read the experiment {os.fspath(warm_start)!r}: "
+                             f"{exc}") from exc
+    if isinstance(warm_start, Results):
+        pairs = [(t.config, t.last_result) for t in warm_start.trials
+                 if t.status.is_finished and t.last_result]
+        source = f"the experiment {warm_start.path!r}" if warm_start.path else "the results"
+    elif isinstance(warm_start, (list, tuple)):
+        pairs = []
+        for i, item in enumerate(warm_start):
+            if not (isinstance(item, (list, tuple)) and len(item) == 2
+                    and isinstance(item[0], Mapping)):
+                raise TypeError(f"warm_start[{i}]: expected a (config dict, result) pair, got "
+                                f"{_short_repr(item)}")
+            config, result = item
+            if isinstance(result, Mapping):
+                result = dict(result)
+            elif isinstance(result, (int, float, np.number)) and not isinstance(result, bool):
+                result = {metric: float(result)}
+            else:
+                raise TypeError(f"warm_start[{i}]: the result must be a dict of metrics or a "
+                                f"number, got {_short_repr(result)}")
+            pairs.append((dict(config), result))
+        source = "warm_start"
+    else:
+        raise TypeError(f"warm_start must be an experiment directory, a raysweep Results or a "
+                        f"list of (config, result) pairs, got {type(warm_start).__name__}")
+    fitted: list[tuple[dict[str, Any], dict[str, Any]]] = []
+    reasons: list[str] = []
+    scratch = np.random.default_rng(0)  # complete() needs one; nothing is left to sample
+    for config, result in pairs:
+        value = result.get(metric)
+        if not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
+            reasons.append(f"no finite {metric!r} in its result")
+            continue
+        try:
+            full = space.complete(config, scratch)
+        except ValueError as exc:  # InvalidSpace: a key or a category the space lacks
+            reasons.append(str(exc))
+            continue
+        missing = sorted(set(flatten(full)) - set(flatten(config)))
+        if missing:
+            reasons.append(f"no value for {missing[0]!r}")
+            continue
+        fitted.append((full, dict(result)))
+    if pairs and not fitted:
+        raise ValueError(f"warm_start: none of the {len(pairs)} results of {source} can seed "
+                         f"this run; the first: {reasons[0]}")
+    if reasons:
+        logger.warning("raysweep: warm_start: %d of %d results of %s skipped (the first: %s)",
+                       len(reasons), len(pairs), source, reasons[0])
+    return fitted
+
+
+def _read_warm_start(path: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    try:
+        with open(os.path.join(path, _WARM_START_FILE), "rb") as handle:
+            return cloudpickle.load(handle)
+    except FileNotFoundError:
+        return []
+
+
+def _prior_key(pairs: list[tuple[dict[str, Any], dict[str, Any]]]) -> str:
+    return repr(pairs)
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _summarise(results: Results, verbose: int) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from raysweep import storage
-from raysweep.space import flatten
 from raysweep.trial import Trial, TrialStatus
 
 _RESERVED = ("training_iteration", "time_total_s", "time_this_iter_s")

@@ -151,6 +151,7 @@ class BOHBSearcher(Searcher):
         self.encoded_: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # trial_id -> (u, active)
         self.observations_: dict[float, dict[str, float]] = {}  # budget -> trial_id -> loss
         self._proposed: set[tuple] = set()
+        self._n_priors = 0
 
     # -- protocol --------------------------------------------------------------------------
     def suggest(self, trial_id: str) -> Any:
@@ -169,6 +170,15 @@ class BOHBSearcher(Searcher):
             return self.space.sample(self.rng)
         good, bad = self._split(budget)
         return self._propose(good, bad)
+
+    def _add_evaluated(self, config: dict[str, Any], result: dict[str, Any]) -> None:
+        # learnt at the budget its result reached (a result without ``time_attr`` is skipped)
+        prior_id = f"prior:{self._n_priors}"
+        self._n_priors += 1
+        u, active = self.space.encode(config)
+        self.encoded_[prior_id] = (np.asarray(u, dtype=float), np.asarray(active, bool))
+        self._proposed.add(_key(u, active))
+        self._observe(prior_id, result, final=True)
 
     def _observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:
         if trial_id not in self.encoded_ or not result:

@@ -144,6 +144,7 @@ class HistorySearcher(Searcher):
         self._arrays = (np.zeros((0, d)), np.zeros((0, d), dtype=bool), np.zeros(0))
         self._seen_keys: set[tuple] = set()
         self._ended: set[str] = set()
+        self._priors: list[str] = []               # ids given to add_evaluated results
 
     # -- protocol -------------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
@@ -175,6 +176,13 @@ class HistorySearcher(Searcher):
 
     def _on_final(self, trial_id: str) -> None:
         """Hook: ``trial_id`` ended; its loss is ``self._loss[trial_id]``."""
+
+    def _add_evaluated(self, config: dict[str, Any], result: dict[str, Any]) -> None:
+        # a prior result is a trial that ended before the experiment began: same history
+        prior_id = f"prior:{len(self._priors)}"
+        self._priors.append(prior_id)
+        self._record(prior_id, config)
+        self._observe(prior_id, result, final=True)
 
     # -- helpers --------------------------------------------------------------------------
     def _record(self, trial_id: str, config: dict[str, Any]) -> None:

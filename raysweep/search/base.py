@@ -8,6 +8,8 @@ Rules that make that work:
 * ``suggest`` returning ``None`` ("nothing now") must not change the searcher's state.
 * ``suggest`` returning ``FINISHED`` must keep returning it.
 * All randomness comes from ``self.rng`` (a ``numpy.random.Generator`` built in ``setup``).
+* ``add_evaluated`` (results known before the experiment, e.g. from a previous one) is
+  called right after ``setup`` and before any ``suggest``, in the same order on a restore.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ class Searcher:
 
     Subclasses validate their own arguments in ``__init__`` (store them only) and build
     their state in ``setup``. The controller calls, in order: ``setup`` once, then any
-    interleaving of ``suggest`` and ``observe``.
+    interleaving of ``suggest`` and ``observe``. Results known beforehand (``rs.run(...,
+    warm_start=...)``) arrive through ``add_evaluated`` between ``setup`` and the first
+    ``suggest``.
 
     Attributes set by ``setup``: ``space``, ``metric``, ``mode``, ``sign`` (+1 for min,
     -1 for max: ``sign * result[metric]`` is a loss to minimise), ``rng`` and
@@ -102,6 +106,26 @@ class Searcher:
 
     def _suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
         raise NotImplementedError
+
+    def add_evaluated(self, config: dict[str, Any], result: dict[str, Any]) -> None:
+        """Learn from a config evaluated outside this experiment (it is not run again).
+
+        ``config`` must be a complete config of the space (nested, as ``suggest`` returns
+        them) and ``result`` a dict holding the metric. Call after ``setup`` and before the
+        first ``suggest``. Searchers without a model (grid, random, Sobol) ignore it; the
+        model-based ones add the point to their history. Subclasses override
+        ``_add_evaluated``.
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"{type(self).__name__}.add_evaluated: config must be a dict, got "
+                            f"{type(config).__name__}")
+        if not isinstance(result, dict):
+            raise TypeError(f"{type(self).__name__}.add_evaluated: result must be a dict of "
+                            f"metrics, got {type(result).__name__}")
+        self._add_evaluated(config, result)
+
+    def _add_evaluated(self, config: dict[str, Any], result: dict[str, Any]) -> None:
+        pass
 
     def observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:
         """Receive a result of ``trial_id``; ``final=True`` once, when the trial ends.

@@ -130,6 +130,19 @@ class PSO(HistorySearcher):
         v = np.where(low | high, -v, v)
         self._x[p], self._v[p] = np.clip(x, 0.0, 1.0), v
 
+    def _add_evaluated(self, config: dict[str, Any], result: dict[str, Any]) -> None:
+        # a seeded result becomes the personal best (and position) of the particle with the
+        # worst best so far, so the swarm starts moving from the best known points
+        super()._add_evaluated(config, result)
+        prior = self._priors[-1]
+        loss = self._loss[prior]
+        worst = int(np.argmax(self._best_loss))
+        if self.layout.d and np.isfinite(loss) and loss < self._best_loss[worst]:
+            self._x[worst] = self._u[prior].copy()
+            self._best_x[worst] = self._u[prior].copy()
+            self._best_loss[worst] = loss
+            self._moved[worst] = True
+
     def _on_final(self, trial_id: str) -> None:
         loss = self._loss[trial_id]
         p = self._owner.pop(trial_id, None)

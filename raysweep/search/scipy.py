@@ -62,6 +62,9 @@ class Scipy(HistorySearcher):
             polish wastes trials on a noisy objective) and ``updating="deferred"``, and
             ``brute`` with ``Ns=5`` and ``finish=None``.
         points_to_evaluate: Configs evaluated first (the optimiser does not see them).
+            Results given to ``add_evaluated`` (``rs.run(..., warm_start=...)``) do not
+            reach the optimiser either, except that the best of them is its start point
+            (``x0``) for differential evolution, dual annealing and the ``minimize`` methods.
         max_concurrent: Most trials pending at once (None: a whole batch).
 
     The optimisers stop by their own criteria (``FINISHED``), or when the experiment's
@@ -116,8 +119,8 @@ class Scipy(HistorySearcher):
         if self._thread is None:
             self._thread = threading.Thread(
                 target=_run, args=(channel, self.method, self.options, self.layout.d,
-                                   self._opt_seed), name=f"raysweep-scipy-{self.method}",
-                daemon=True)
+                                   self._opt_seed, self._best_prior()),
+                name=f"raysweep-scipy-{self.method}", daemon=True)
             self._thread.start()
         with channel.cond:
             if not channel.cond.wait_for(lambda: channel.phase != "computing", _WAIT_S):
@@ -135,6 +138,13 @@ class Scipy(HistorySearcher):
             u = np.clip(channel.batch[position], 0.0, 1.0)
         self._handing = position
         return self.space.decode(u)
+
+    def _best_prior(self) -> np.ndarray | None:
+        """Unit vector of the best ``add_evaluated`` result: the optimiser's start point."""
+        finite = [p for p in self._priors if np.isfinite(self._loss.get(p, np.inf))]
+        if not finite:
+            return None
+        return self._u[min(finite, key=lambda p: self._loss[p])].copy()
 
     def _no_free_parameters(self) -> dict[str, Any] | object:
         # nothing to optimise: the space has a single config
@@ -212,8 +222,10 @@ class _Closed(Exception):
     """Unwinds the optimiser thread when its searcher is gone."""
 
 
-def _run(channel: _Channel, method: str, options: dict[str, Any], d: int, seed: int) -> None:
-    """The optimiser thread's body."""
+def _run(channel: _Channel, method: str, options: dict[str, Any], d: int, seed: int,
+         x0: np.ndarray | None = None) -> None:
+    """The optimiser thread's body; ``x0`` (the best prior result) seeds the optimisers that
+    take a start point."""
     import scipy.optimize as so
 
     replay: list[float] = []
@@ -236,7 +248,7 @@ def _run(channel: _Channel, method: str, options: dict[str, Any], d: int, seed: 
         if function == "differential_evolution":
             opts.setdefault("polish", False)
             opts.setdefault("updating", "deferred")
-            so.differential_evolution(fun, bounds, workers=workers, rng=rng, **opts)
+            so.differential_evolution(fun, bounds, workers=workers, rng=rng, x0=x0, **opts)
         elif function == "brute":
             opts.setdefault("Ns", 5)
             opts.setdefault("finish", None)
@@ -244,11 +256,12 @@ def _run(channel: _Channel, method: str, options: dict[str, Any], d: int, seed: 
         elif function == "shgo":
             so.shgo(fun, bounds, workers=workers, **opts)
         elif function == "dual_annealing":
-            so.dual_annealing(fun, bounds, rng=rng, **opts)
+            so.dual_annealing(fun, bounds, rng=rng, x0=x0, **opts)
         elif function == "direct":
             so.direct(fun, bounds, **opts)
         else:
-            so.minimize(fun, rng.random(d), method=method, bounds=bounds, options=opts)
+            start = rng.random(d) if x0 is None else x0
+            so.minimize(fun, start, method=method, bounds=bounds, options=opts)
     except _Closed:
         return
     except Exception as exc:  # noqa: BLE001 - re-raised by the searcher's next suggest
