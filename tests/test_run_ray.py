@@ -27,6 +27,35 @@ def test_trivial_sweep_runs_on_reused_actors(storage):
     assert results.best_result["loss"] == frame.loss.min()
 
 
+def test_objects_the_objective_captured_from_the_object_store(storage):
+    """The Ray Tune ``with_parameters`` pattern: data put once, its ObjectRef captured by the
+    objective (and held by a Trainable's class); ray.get works inside trials."""
+    import numpy as np
+    import ray
+
+    ref = ray.put(np.arange(10.0))
+
+    def objective(config):
+        return float(ray.get(ref, timeout=60).sum()) * config["x"]
+
+    results = rs.run(objective, {"x": rs.grid([1.0, 2.0, 3.0])}, verbose=0,
+                     storage_path=storage)
+    assert sorted(results.dataframe()["loss"]) == [45.0, 90.0, 135.0]
+
+    class Model(rs.Trainable):
+        data = ref
+
+        def setup(self, config):
+            self.total = float(ray.get(self.data, timeout=60).sum())
+
+        def step(self):
+            return {"loss": self.total * self.config["x"]}
+
+    results = rs.run(Model, {"x": rs.grid([1.0, 2.0])}, stop={"training_iteration": 2},
+                     verbose=0, storage_path=storage)
+    assert sorted(results.dataframe()["loss"]) == [45.0, 90.0]
+
+
 def test_errors_and_iterative_reports_on_ray(storage):
     def objective(config):
         for step in range(5):

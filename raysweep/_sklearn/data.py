@@ -4,11 +4,11 @@
 object store once, in the driver; each worker process fetches it once (zero-copy for numpy
 arrays on the same node) and keeps it for every candidate it evaluates.
 
-The objective travels to the workers pickled with plain ``cloudpickle``, which would lose
-the owner of a bare ``ObjectRef`` (a worker's ``ray.get`` would then wait forever). So
-``RayData`` pickles its reference with Ray's own pickler: in-band when Ray is serializing
-(Ray then tracks the reference), out-of-band otherwise, in which case Ray pins the object
-until ``release()`` unpins it at the end of ``fit``.
+The Ray executor ships the objective with ``ray.put``, so the reference travels in-band and
+Ray tracks it. Anything else that pickles the objective with plain ``cloudpickle`` would lose
+the owner of a bare ``ObjectRef`` (a worker's ``ray.get`` would then wait forever), so in that
+case ``RayData`` pickles its reference out-of-band with Ray's own pickler, and Ray pins the
+object until ``release()`` unpins it at the end of ``fit``.
 """
 
 from __future__ import annotations
@@ -138,5 +138,11 @@ def ship_code_by_value(*objects: Any) -> None:
 
     for obj in objects:
         visit(obj, 0)
+    try:
+        import ray.cloudpickle as ray_pickler  # the objective travels with Ray's serializer
+    except ImportError:  # pragma: no cover - ray is a dependency
+        ray_pickler = None
     for name in sorted(modules):
         cloudpickle.register_pickle_by_value(sys.modules[name])
+        if ray_pickler is not None:
+            ray_pickler.register_pickle_by_value(sys.modules[name])

@@ -41,10 +41,11 @@ class _WorkerActor:
     def __init__(self) -> None:
         self._runtime: _Runtime | None = None
 
-    def configure(self, blob: bytes, metric: str, mode: str, stop_blob: bytes) -> str:
+    def configure(self, objective: Any, metric: str, mode: str, stop_blob: bytes) -> str:
+        # ``objective`` arrives deserialized by Ray (it was ``ray.put``), so ObjectRefs the
+        # objective captured keep their owner and ``ray.get`` works inside trials
         if self._runtime is not None:
             self._runtime.close()
-        objective = cloudpickle.loads(blob)
         stop = cloudpickle.loads(stop_blob)
         self._runtime = _Runtime(objective, metric=metric, mode=mode, stop=stop)
         return ray.get_runtime_context().get_node_id()
@@ -165,11 +166,19 @@ def _is_local_source(module_name: str) -> bool:
     return not any(path.startswith(root + os.sep) for root in roots)
 
 
-def _dumps_by_value(obj: Any) -> bytes:
-    """Pickle ``obj``, shipping the code of user modules by value (workers may not have them)."""
+def _ship_code_by_value(obj: Any) -> None:
+    """Make both picklers (ours and Ray's) ship the code of ``obj``'s module by value when it
+    is a user module (a script, a test file) that worker processes may not be able to import."""
     module_name = getattr(obj, "__module__", None)
     if module_name and module_name != "__main__" and _is_local_source(module_name):
-        cloudpickle.register_pickle_by_value(sys.modules[module_name])
+        module = sys.modules[module_name]
+        cloudpickle.register_pickle_by_value(module)
+        ray.cloudpickle.register_pickle_by_value(module)
+
+
+def _dumps_by_value(obj: Any) -> bytes:
+    """Pickle ``obj``, shipping the code of user modules by value (workers may not have them)."""
+    _ship_code_by_value(obj)
     return cloudpickle.dumps(obj)
 
 
@@ -274,7 +283,8 @@ class RayExecutor(Executor):
         n_slots = capacity if self.max_concurrent is None else min(capacity, self.max_concurrent)
         if self.max_concurrent is not None and self.max_concurrent > capacity:
             n_slots = self.max_concurrent  # more may fit once nodes join; extras wait
-        self._blob = ray.put(_dumps_by_value(objective))
+        _ship_code_by_value(objective)
+        self._blob = ray.put(objective)  # Ray's serializer: captured ObjectRefs keep working
         self._stop_blob = cloudpickle.dumps(stop) if not callable(stop) else _dumps_by_value(stop)
         self._metric, self._mode = metric, mode
         self._options = _split_resources(self.resources)
