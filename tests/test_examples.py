@@ -65,6 +65,21 @@ def test_example_runs(name, tmp_path):
         assert _experiment_dirs(proc.stdout, storage), proc.stdout[-3000:]
 
 
+def test_quickstart_as_the_readme_runs_it(tmp_path):
+    """README command (1) on a fresh machine: no RAY_ADDRESS, no Ray token in the home
+    directory, nothing running; raysweep starts its own local Ray."""
+    storage = tmp_path / "results"
+    env = _env(storage)
+    for key in ("RAY_ADDRESS", "RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        env.pop(key, None)
+    env["HOME"] = str(tmp_path / "home")
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py"), "--quick"],
+                          env=env, capture_output=True, text=True, timeout=TIMEOUT_S,
+                          cwd=EXAMPLES.parent)
+    assert proc.returncode == 0, f"quickstart failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert _experiment_dirs(proc.stdout, storage), proc.stdout[-3000:]
+
+
 def _journal(path: Path) -> list[dict]:
     if not path.exists():
         return []

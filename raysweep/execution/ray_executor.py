@@ -247,7 +247,6 @@ def ensure_ray(address: str | None) -> None:
     if stale:
         logger.warning("raysweep: the Ray cluster recorded at %s is gone; starting a local Ray",
                        stale)
-    os.environ.setdefault("RAY_AUTH_MODE", "token")  # Ray's default; no warning about it
     ray.init(address="local", **quiet)
 
 
