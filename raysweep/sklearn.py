@@ -1,5 +1,6 @@
 """scikit-learn integration: ``SearchCV``, a drop-in for ``GridSearchCV`` and
-``RandomizedSearchCV`` that evaluates candidates in parallel on raysweep.
+``RandomizedSearchCV`` that evaluates candidates in parallel on raysweep, and thin
+``GridSearchCV``/``RandomizedSearchCV`` with scikit-learn's exact signatures.
 
 Example:
     >>> from sklearn.svm import SVC
@@ -12,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+from raysweep._sklearn.aliases import GridSearchCV, RandomizedSearchCV
 from raysweep._sklearn.search import SearchCV
 
-__all__ = ["SearchCV"]
+__all__ = ["GridSearchCV", "RandomizedSearchCV", "SearchCV"]

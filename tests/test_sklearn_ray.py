@@ -74,3 +74,40 @@ def test_early_stopping_on_ray_workers(digits):
     assert search.best_score_ == max(search.cv_results_["mean_test_accuracy"])
     pids = set(search.cv_results_["mean_test_pid"])
     assert os.getpid() not in pids and 1 <= len(pids) <= 2  # two reused worker processes
+
+
+def test_grid_and_randomized_aliases_are_drop_in_replacements():
+    """Change the import, keep the code: scikit-learn's signatures, clone, same results."""
+    from scipy import stats
+    from sklearn import model_selection as ms
+    from sklearn.base import clone
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    from raysweep.sklearn import GridSearchCV as RsGrid
+    from raysweep.sklearn import RandomizedSearchCV as RsRandom
+
+    X, y = load_iris(return_X_y=True)
+    grid = {"C": [0.1, 1, 10], "kernel": ["linear", "rbf"]}
+    for ours_cls, theirs_cls, space in ((RsGrid, ms.GridSearchCV, grid),
+                                        (RsRandom, ms.RandomizedSearchCV, grid)):
+        ours_params = ours_cls(SVC(), space).get_params(deep=False)
+        theirs_params = theirs_cls(SVC(), space).get_params(deep=False)
+        assert {k: repr(v) for k, v in ours_params.items()} == \
+            {k: repr(v) for k, v in theirs_params.items()}
+    ours = RsGrid(SVC(), grid, cv=5, n_jobs=-1, return_train_score=True)
+    ours = clone(ours).fit(X, y)
+    theirs = ms.GridSearchCV(SVC(), grid, cv=5, return_train_score=True).fit(X, y)
+    assert ours.best_params_ == theirs.best_params_
+    assert set(ours.cv_results_) == set(theirs.cv_results_)
+    np.testing.assert_allclose(ours.cv_results_["mean_test_score"],
+                               theirs.cv_results_["mean_test_score"], rtol=0, atol=1e-12)
+    assert ours.score(X, y) == theirs.score(X, y)
+
+    randomized = RsRandom(SVC(), {"C": stats.loguniform(1e-2, 1e2), "kernel": ["rbf"]},
+                          n_iter=4, n_jobs=1, random_state=0, cv=3)
+    first = randomized.fit(X, y).cv_results_["params"]
+    assert len(first) == 4
+    assert clone(randomized).fit(X, y).cv_results_["params"] == first  # seeded
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        RsGrid(SVC(), grid, n_jobs=0).fit(X, y)
