@@ -20,6 +20,11 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "evolution": ("raysweep.search.evolution", "Evolution"),
     "pso": ("raysweep.search.pso", "PSO"),
 }
+# other names users know the same algorithms by
+_ALIASES = {"bayesopt": "gp", "genetic": "evolution", "quasirandom": "sobol"}
+# SciPy optimisers by their own names: search="differential_evolution" is Scipy(that)
+_SCIPY_METHODS = ("differential_evolution", "nelder-mead", "powell", "dual_annealing",
+                  "direct", "shgo", "brute")
 _CLASSES = {cls: (mod, cls) for mod, cls in _REGISTRY.values()}
 _CLASSES["Scipy"] = ("raysweep.search.scipy", "Scipy")
 
@@ -34,7 +39,9 @@ def __getattr__(name: str) -> Any:
 
 
 def make_searcher(spec: str | Searcher) -> Searcher:
-    """Build a searcher from a name (``"tpe"``) or pass an instance through.
+    """Build a searcher from a name (``"tpe"``; also ``"bayesopt"`` for GP, ``"genetic"``
+    for Evolution, ``"quasirandom"`` for Sobol, and SciPy method names such as
+    ``"differential_evolution"`` for ``Scipy(method)``) or pass an instance through.
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
@@ -43,11 +50,15 @@ def make_searcher(spec: str | Searcher) -> Searcher:
     if isinstance(spec, Searcher):
         return spec
     if isinstance(spec, str):
-        key = spec.lower()
+        key = _ALIASES.get(spec.lower(), spec.lower())
+        if key in _SCIPY_METHODS:
+            from raysweep.search.scipy import Scipy
+
+            return Scipy(key)
         if key not in _REGISTRY:
             raise ValueError(
-                f"search must be one of {sorted(_REGISTRY)} or a raysweep.search.Searcher, "
-                f"got {spec!r}")
+                f"search must be one of {sorted(_REGISTRY)}, a SciPy method "
+                f"{sorted(_SCIPY_METHODS)}, or a raysweep.search.Searcher; got {spec!r}")
         module, attr = _REGISTRY[key]
         return getattr(importlib.import_module(module), attr)()
     raise TypeError(

@@ -183,3 +183,20 @@ def test_sobol_emits_no_warnings():
 def test_sobol_rejects_a_non_bool_scramble():
     with pytest.raises(TypeError, match="Sobol: scramble must be a bool, got 'yes'"):
         Sobol(scramble="yes")
+
+
+def test_searcher_names_and_aliases():
+    from raysweep.search import make_searcher
+    from raysweep.search.basic import Sobol
+    from raysweep.search.evolution import Evolution
+    from raysweep.search.gp import GP
+    from raysweep.search.scipy import Scipy
+
+    assert isinstance(make_searcher("BayesOpt"), GP)
+    assert isinstance(make_searcher("genetic"), Evolution)
+    assert isinstance(make_searcher("quasirandom"), Sobol)
+    searcher = make_searcher("differential_evolution")
+    assert isinstance(searcher, Scipy) and searcher.method == "differential_evolution"
+    assert make_searcher("Nelder-Mead").method == "nelder-mead"
+    with pytest.raises(ValueError, match="a SciPy method"):
+        make_searcher("annealing")
