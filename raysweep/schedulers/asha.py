@@ -13,6 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from sortedcontainers import SortedList
+
 from raysweep.decisions import Decision
 from raysweep.schedulers._common import (
     check_positive,
@@ -74,6 +76,9 @@ class ASHA(Scheduler):
         self._milestones: list[list[float]] = [rungs[b:] for b in range(brackets)]
         # Hyperband's share of trials per bracket: rf**r / (r + 1) for a bracket of r rungs.
         self._weights = [reduction_factor ** len(m) / (len(m) + 1) for m in self._milestones]
+        self._blocking: dict[int | None, tuple[int, ...]] = {}
+        # on_result compares with these: reached(t, m) is t >= m * (1 - 1e-9)
+        self._thresholds = [[m * (1 - 1e-9) for m in ms] for ms in self._milestones]
 
     def milestones(self, bracket: int = 0) -> list[float]:
         """The rung budgets of ``bracket`` (below ``max_t``), in increasing order."""
@@ -85,6 +90,9 @@ class ASHA(Scheduler):
         # rungs_[bracket][k]: trial_id -> loss recorded at milestone k of that bracket
         self.rungs_: list[list[dict[str, float]]] = [
             [{} for _ in m] for m in self._milestones]
+        # the same losses, sorted: ranking a result is O(log n), not a scan of the rung
+        self._sorted: list[list[SortedList]] = [
+            [SortedList() for _ in m] for m in self._milestones]
         self.bracket_of_: dict[str, int] = {}
         self.stopped_: set[str] = set()
         self._bracket_counts = [0] * self.brackets
@@ -94,24 +102,31 @@ class ASHA(Scheduler):
 
     def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
         t = result_time("ASHA", result, self.time_attr)
-        result_value("ASHA", result, self.metric, "metric")
-        if trial.trial_id in self.stopped_:
+        if self.metric not in result:
+            result_value("ASHA", result, self.metric, "metric")  # raises MissingMetric
+        trial_id = trial.trial_id
+        if trial_id in self.stopped_:
             return Decision.STOP  # a decision sticks, e.g. when a restore re-runs the trial
         loss = self.loss(result)
-        bracket = self._assign(trial.trial_id)
+        bracket = self.bracket_of_.get(trial_id)
+        if bracket is None:
+            bracket = self._assign(trial_id)
         decision = Decision.CONTINUE
-        for milestone, rung in zip(self._milestones[bracket], self.rungs_[bracket]):
-            if not reached(t, milestone):
+        # reached(t, milestone), with each milestone's slack computed once
+        for threshold, rung, ranked in zip(self._thresholds[bracket], self.rungs_[bracket],
+                                           self._sorted[bracket]):
+            if not t >= threshold:  # (not t < threshold: a NaN t reaches nothing)
                 break
-            if trial.trial_id in rung:
+            if trial_id in rung:
                 continue  # recorded on an earlier pass (e.g. before a restart)
-            rung[trial.trial_id] = loss
-            if not self._in_top(loss, rung):
+            rung[trial_id] = loss
+            ranked.add(loss)
+            if not self._in_top(loss, ranked):
                 decision = Decision.STOP
         if reached(t, self.max_t):
             decision = Decision.STOP
         if decision == Decision.STOP:
-            self.stopped_.add(trial.trial_id)
+            self.stopped_.add(trial_id)
         return decision
 
     def blocking_iterations(self, trial: Trial) -> tuple[int, ...] | None:
@@ -120,9 +135,12 @@ class ASHA(Scheduler):
         if trial.trial_id in getattr(self, "stopped_", ()):
             return None  # restarted after a restore before its STOP landed: stop it at once
         bracket = self.bracket_of_.get(trial.trial_id) if hasattr(self, "bracket_of_") else None
-        milestones = (self._milestones[bracket] if bracket is not None
-                      else sorted({m for ms in self._milestones for m in ms}))
-        return iterations([*milestones, self.max_t])
+        blocking = self._blocking.get(bracket)
+        if blocking is None:  # the same few tuples for every trial: computed once
+            milestones = (self._milestones[bracket] if bracket is not None
+                          else sorted({m for ms in self._milestones for m in ms}))
+            blocking = self._blocking[bracket] = iterations([*milestones, self.max_t])
+        return blocking
 
     def state_dict(self) -> dict[str, Any]:
         return {"brackets": [
@@ -140,11 +158,11 @@ class ASHA(Scheduler):
             self.bracket_of_[trial_id] = bracket
         return bracket
 
-    def _in_top(self, loss: float, rung: dict[str, float]) -> bool:
-        """Whether ``loss`` ranks in the top ``ceil(n / reduction_factor)`` of the rung."""
-        keep = math.ceil(len(rung) / self.reduction_factor - 1e-9)
-        better = sum(1 for other in rung.values() if other < loss)
-        return better < keep
+    def _in_top(self, loss: float, ranked: SortedList) -> bool:
+        """Whether ``loss`` ranks in the top ``ceil(n / reduction_factor)`` of the rung
+        (``ranked``: the rung's losses, ``loss`` among them, sorted)."""
+        keep = math.ceil(len(ranked) / self.reduction_factor - 1e-9)
+        return ranked.bisect_left(loss) < keep  # bisect_left: how many are strictly better
 
 
 def _rung_milestones(grace_period: float, max_t: float, reduction_factor: float) -> list[float]:
