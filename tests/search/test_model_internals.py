@@ -192,6 +192,35 @@ def test_univariate_tpe_converges():
     assert best < 0.05
 
 
+def test_tpe_with_bounded_history_keeps_the_best_and_the_recent():
+    from raysweep.search.tpe import _bounded_history
+
+    loss = np.array([5.0, 1.0, 7.0, 1.0, 9.0, 0.5, 8.0, 6.0, 4.0, 3.0])
+    # the 2 best (0.5, then the earlier 1.0) and the 3 most recent
+    assert _bounded_history(loss, limit=5, n_best=2).tolist() == [1, 5, 7, 8, 9]
+    assert _bounded_history(loss, limit=3, n_best=5).tolist() == [1, 3, 5]
+
+
+def test_tpe_with_bounded_history_still_converges():
+    unbounded = started(TPE(n_startup_trials=5, max_history=None), seed=0)
+    bounded = started(TPE(n_startup_trials=5, max_history=30), seed=0)
+    best = math.inf
+    for i in range(80):
+        config = bounded.suggest(f"t{i}")
+        if i < 30:  # the same proposals until the history outgrows the bound
+            assert config == unbounded.suggest(f"t{i}")
+            unbounded.observe(f"t{i}", {"loss": quadratic(config)}, final=True)
+        best = min(best, quadratic(config))
+        bounded.observe(f"t{i}", {"loss": quadratic(config)}, final=True)
+    assert best < 0.05
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, True])
+def test_tpe_rejects_a_bad_max_history(value):
+    with pytest.raises(ValueError, match="TPE: max_history must be an int >= 1"):
+        TPE(max_history=value)
+
+
 # -- population searchers ----------------------------------------------------------------------
 def test_pso_never_runs_more_trials_than_particles():
     searcher = started(PSO(n_particles=4))
