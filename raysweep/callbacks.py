@@ -83,16 +83,21 @@ def default_loggers(callbacks: list[Callback] | tuple[Callback, ...] = (),
 
 
 # ------------------------------------------------------------------------------ helpers
-def _row(trial: Trial, result: dict[str, Any]) -> dict[str, Any]:
-    """A report as one flat row: trial_id, the result's keys, then ``config/<name>``."""
+def _row(trial: Trial, result: dict[str, Any],
+         config_columns: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A report as one flat row: trial_id, the result's keys, then ``config/<name>``
+    (``config_columns``: those last columns, when the caller has them already)."""
     row: dict[str, Any] = {"trial_id": trial.trial_id}
     nested = any(isinstance(v, dict) for v in result.values())
     for key, value in (flatten(result) if nested else result).items():
         if key != "trial_id":
             row[key] = value
-    for key, value in flatten(trial.config).items():
-        row[f"config/{key}"] = value
+    row.update(_config_columns(trial.config) if config_columns is None else config_columns)
     return row
+
+
+def _config_columns(config: dict[str, Any]) -> dict[str, Any]:
+    return {f"config/{key}": value for key, value in flatten(config).items()}
 
 
 def _scalar(value: Any) -> float | None:
@@ -130,6 +135,9 @@ class _FileLogger(Callback):
         self.flush_interval_s = flush_interval_s
         self._handles: OrderedDict[str, Any] = OrderedDict()
         self._last_flush = time.monotonic()
+        # trial_id -> (config, its encoding in this logger's rows), for running trials: a
+        # trial reports many times with the same config (a PBT fork brings a new one)
+        self._config_cache: dict[str, tuple[dict[str, Any], Any]] = {}
 
     def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
         if self.path is None:
@@ -147,6 +155,16 @@ class _FileLogger(Callback):
     def _key(self, trial_id: str) -> str:
         return trial_id if self.per_trial else ""
 
+    def _encoded_config(self, trial: Trial) -> Any:
+        cached = self._config_cache.get(trial.trial_id)
+        if cached is None or cached[0] is not trial.config:
+            cached = (trial.config, self._encode_config(trial.config))
+            self._config_cache[trial.trial_id] = cached
+        return cached[1]
+
+    def _encode_config(self, config: dict[str, Any]) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def _maybe_flush(self) -> None:
         now = time.monotonic()
         if now - self._last_flush >= self.flush_interval_s:
@@ -160,6 +178,7 @@ class _FileLogger(Callback):
             handle.close()
 
     def on_trial_complete(self, trial: Trial) -> None:
+        self._config_cache.pop(trial.trial_id, None)
         if self.per_trial:
             self._close(trial.trial_id)  # a finished trial writes no more rows
 
@@ -198,11 +217,19 @@ class JSONLLogger(_FileLogger):
             os.makedirs(os.path.dirname(file), exist_ok=True)
             handle = self._handles[key] = open(file, "a", encoding="utf-8")  # noqa: SIM115
             self._limit_open_files()
-        line = {"trial_id": trial.trial_id}
-        line.update((k, v) for k, v in result.items() if k != "trial_id")
-        line["config"] = trial.config
-        handle.write(dumps(line) + "\n")
+        line = {"trial_id": trial.trial_id, **result}  # trial_id first, as the result's keys
+        line["trial_id"] = trial.trial_id             # may name another trial's id
+        if "config" in line:  # a metric named "config": the trial's config replaces it
+            line["config"] = trial.config
+            handle.write(dumps(line) + "\n")
+        else:  # the same text, with the config encoded once per trial
+            handle.write(f"{dumps(line)[:-1]},\"config\":{self._encoded_config(trial)}}}\n")
         self._maybe_flush()
+
+    def _encode_config(self, config: dict[str, Any]) -> str:
+        from raysweep.storage import dumps  # noqa: PLC0415
+
+        return dumps(config)
 
 
 class CSVLogger(_FileLogger):
@@ -224,21 +251,28 @@ class CSVLogger(_FileLogger):
                  per_trial: bool = False, flush_interval_s: float = 1.0) -> None:
         super().__init__(path, per_trial=per_trial, flush_interval_s=flush_interval_s)
         self._headers: dict[str, list[str]] = {}
+        self._columns: dict[str, set[str]] = {}
+        self._writers: dict[str, Any] = {}
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
         key = self._key(trial.trial_id)
-        row = _row(trial, result)
+        row = _row(trial, result, self._encoded_config(trial))
         handle = self._handles.get(key)
         if handle is None:
             handle = self._open(key, self.file_for(trial.trial_id))
-        header = self._headers[key]
-        new = [column for column in row if column not in header]
-        if new:
-            handle = self._widen(key, self.file_for(trial.trial_id), header + new)
+        columns = self._columns[key]
+        if not columns.issuperset(row):
             header = self._headers[key]
-        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
-        writer.writerow({k: _csv_value(v) for k, v in row.items()})
+            new = [column for column in row if column not in columns]
+            handle = self._widen(key, self.file_for(trial.trial_id), header + new)
+        # what csv.DictWriter(extrasaction="ignore") writes, without building one per row
+        self._writers[key].writerow([
+            ("" if (v := row.get(k, _MISSING)) is _MISSING else
+             v if type(v) in _CSV_PLAIN else _csv_value(v)) for k in self._headers[key]])
         self._maybe_flush()
+
+    def _encode_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        return _config_columns(config)
 
     def _open(self, key: str, file: str):
         os.makedirs(os.path.dirname(file), exist_ok=True)
@@ -248,9 +282,14 @@ class CSVLogger(_FileLogger):
                 header = next(csv.reader(existing), [])
         handle = open(file, "a", newline="", encoding="utf-8")  # noqa: SIM115
         self._handles[key] = handle
-        self._headers[key] = header
+        self._set_header(key, header)
+        self._writers[key] = csv.writer(handle)
         self._limit_open_files()
         return handle
+
+    def _set_header(self, key: str, header: list[str]) -> None:
+        self._headers[key] = header
+        self._columns[key] = set(header)
 
     def _widen(self, key: str, file: str, header: list[str]):
         """Rewrite ``file`` with a wider header (existing rows keep their values)."""
@@ -267,8 +306,12 @@ class CSVLogger(_FileLogger):
         writer.writerows(rows)
         atomic_write(file, buffer.getvalue())
         handle = self._open(key, file)
-        self._headers[key] = header
+        self._set_header(key, header)
         return handle
+
+
+_MISSING = object()
+_CSV_PLAIN = frozenset({float, int, str, bool, type(None)})  # _csv_value leaves them as they are
 
 
 def _csv_value(value: Any) -> Any:

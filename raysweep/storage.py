@@ -58,9 +58,13 @@ def _json_default(value: Any) -> Any:
     return repr(value)
 
 
+# One encoder for every journal line: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON; NaN/inf stay as JSON's NaN/Infinity tokens (read back by json.loads)."""
-    return json.dumps(obj, separators=(",", ":"), default=_json_default)
+    return _ENCODER.encode(obj)
 
 
 def atomic_write(path: str, data: bytes | str) -> None:
