@@ -27,6 +27,7 @@ Usage::
     python benchmarks/scale.py --quick          # a few minutes
     python benchmarks/scale.py                  # the full table (an hour or more)
     python benchmarks/scale.py --combos random+asha --workers 1000 --trials 1000000
+    python benchmarks/scale.py --tpe-suggest 1000,10000,100000   # TPE ms/suggestion only
 """
 
 from __future__ import annotations
@@ -163,6 +164,40 @@ def run_one(combo: str, workers: int, trials: int, max_cpu_s: float,
     return out
 
 
+def tpe_suggest_ms(observations: int, pending: int = 1000, calls: int = 50,
+                   **tpe_args) -> dict[str, float]:
+    """CPU ms per ``TPE.suggest`` with ``observations`` finished trials (random configs of
+    this workload, scored at max_t) and ``pending`` running ones, as at 1,000 workers.
+
+    Much faster than a sweep that long: the history is filled without asking TPE for it.
+    """
+    import numpy as np
+
+    from raysweep.search.tpe import TPE
+    from raysweep.space import Space
+
+    searcher, domain = TPE(**tpe_args), Space(space())
+    searcher.setup(domain, "loss", "min", 0)
+    rng = np.random.default_rng(0)
+    for number in range(observations + pending):
+        trial_id = f"{number:07d}"
+        config = domain.sample(rng)
+        searcher._record(trial_id, config)  # as suggest() records what it hands out
+        searcher._pending.add(trial_id)
+        if number < observations:
+            searcher.observe(trial_id, {"loss": curve(config, MAX_T)[1]["loss"]}, final=True)
+    times = []
+    for call in range(calls):
+        trial_id = f"s{call}"
+        started = time.process_time()
+        config = searcher.suggest(trial_id)
+        times.append((time.process_time() - started) * 1e3)
+        searcher.observe(trial_id, {"loss": curve(config, MAX_T)[1]["loss"]}, final=True)
+    times.sort()
+    return {"observations": observations, "median_ms": times[len(times) // 2],
+            "p90_ms": times[int(len(times) * 0.9)]}
+
+
 def _suggest_profile(samples: list[tuple[int, float]]) -> dict[str, float]:
     """Mean ms per suggestion over the 200 calls before each history size milestone."""
     profile = {}
@@ -236,8 +271,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--driver-time", action="store_true",
                         help="advance the virtual clock by the driver's CPU time too")
     parser.add_argument("--json", default=None, help="also write the raw numbers here")
+    parser.add_argument("--tpe-suggest", default=None, metavar="N,N,...",
+                        help="only time TPE.suggest at these history sizes (default and "
+                             "max_history=None), with 1,000 trials pending")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.tpe_suggest:
+        print(f"{'observations':>12}{'max_history':>13}{'median ms':>11}{'p90 ms':>9}")
+        for size in (int(n) for n in args.tpe_suggest.split(",")):
+            for label, extra in (("1000", {}), ("None", {"max_history": None})):
+                row = tpe_suggest_ms(size, **extra)
+                print(f"{size:>12,}{label:>13}{row['median_ms']:>11.1f}{row['p90_ms']:>9.1f}",
+                      flush=True)
+        return
     if args.one:  # child process: one measured run, JSON on stdout
         combo, workers, trials, max_cpu_s = args.one.split(":")
         row = run_one(combo, int(workers), int(trials), float(max_cpu_s), args.driver_time)
