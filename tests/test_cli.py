@@ -240,7 +240,8 @@ def test_plot_writes_an_image(kind, experiments, tmp_path, capsys):
 # -------------------------------------------------------------------- console script, scale
 def test_console_script_runs_without_starting_ray(experiments):
     code = ("import sys; from raysweep.cli import main; "
-            f"codes = [main(['ls', {experiments!r}]), main(['show', {experiments!r} + '/curves'])]; "
+            f"codes = [main(['ls', {experiments!r}]), "
+            f"main(['show', {experiments!r} + '/curves'])]; "
             "assert codes == [0, 0], codes; "
             "assert 'ray' not in sys.modules, 'ray was imported'")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

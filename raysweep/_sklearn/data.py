@@ -14,10 +14,8 @@ object until ``release()`` unpins it at the end of ``fit``.
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
-import cloudpickle
 
 logger = logging.getLogger("raysweep")
 
@@ -104,7 +102,7 @@ def ship_code_by_value(*objects: Any) -> None:
     through estimator parameters, lists and dicts) are pickled by value instead, as raysweep
     already does for the objective's own module.
     """
-    from raysweep.execution.ray_executor import _is_local_source
+    from raysweep.execution.ray_executor import _is_local_source, register_by_value
 
     seen: set[int] = set()
     modules: set[str] = set()
@@ -138,11 +136,5 @@ def ship_code_by_value(*objects: Any) -> None:
 
     for obj in objects:
         visit(obj, 0)
-    try:
-        import ray.cloudpickle as ray_pickler  # the objective travels with Ray's serializer
-    except ImportError:  # pragma: no cover - ray is a dependency
-        ray_pickler = None
     for name in sorted(modules):
-        cloudpickle.register_pickle_by_value(sys.modules[name])
-        if ray_pickler is not None:
-            ray_pickler.register_pickle_by_value(sys.modules[name])
+        register_by_value(name)

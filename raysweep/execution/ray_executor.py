@@ -171,9 +171,14 @@ def _ship_code_by_value(obj: Any) -> None:
     is a user module (a script, a test file) that worker processes may not be able to import."""
     module_name = getattr(obj, "__module__", None)
     if module_name and module_name != "__main__" and _is_local_source(module_name):
-        module = sys.modules[module_name]
-        cloudpickle.register_pickle_by_value(module)
-        ray.cloudpickle.register_pickle_by_value(module)
+        register_by_value(module_name)
+
+
+def register_by_value(module_name: str) -> None:
+    """Pickle the code of module ``module_name`` by value, with our pickler and Ray's."""
+    module = sys.modules[module_name]
+    cloudpickle.register_pickle_by_value(module)
+    ray.cloudpickle.register_pickle_by_value(module)
 
 
 def _dumps_by_value(obj: Any) -> bytes:

@@ -194,8 +194,8 @@ class Simulated(Executor):
         if self._fn is None:
             raise RuntimeError("Simulated: setup() must be called before start()")
         if trial_id in self._runs or len(self._runs) >= self.workers:
-            raise RuntimeError(f"Simulated: cannot start trial {trial_id}: "
-                               f"{'it is already running' if trial_id in self._runs else 'no free worker'}")
+            why = "it is already running" if trial_id in self._runs else "no free worker"
+            raise RuntimeError(f"Simulated: cannot start trial {trial_id}: {why}")
         run = _SimRun(trial_id, config, start_iteration if payload is not None else 0,
                       time_total_s, blocking)
         self._runs[trial_id] = run
