@@ -10,10 +10,9 @@ rung is later (asynchronous Hyperband), in the proportions Hyperband would use.
 
 from __future__ import annotations
 
+import heapq
 import math
 from typing import Any
-
-from sortedcontainers import SortedList
 
 from raysweep.decisions import Decision
 from raysweep.schedulers._common import (
@@ -90,9 +89,9 @@ class ASHA(Scheduler):
         # rungs_[bracket][k]: trial_id -> loss recorded at milestone k of that bracket
         self.rungs_: list[list[dict[str, float]]] = [
             [{} for _ in m] for m in self._milestones]
-        # the same losses, sorted: ranking a result is O(log n), not a scan of the rung
-        self._sorted: list[list[SortedList]] = [
-            [SortedList() for _ in m] for m in self._milestones]
+        # the same losses split into the kept fraction and the rest: judging is O(log n)
+        self._ranked: list[list[_KeptFraction]] = [
+            [_KeptFraction(self.reduction_factor) for _ in m] for m in self._milestones]
         self.bracket_of_: dict[str, int] = {}
         self.stopped_: set[str] = set()
         self._bracket_counts = [0] * self.brackets
@@ -114,14 +113,13 @@ class ASHA(Scheduler):
         decision = Decision.CONTINUE
         # reached(t, milestone), with each milestone's slack computed once
         for threshold, rung, ranked in zip(self._thresholds[bracket], self.rungs_[bracket],
-                                           self._sorted[bracket]):
+                                           self._ranked[bracket]):
             if not t >= threshold:  # (not t < threshold: a NaN t reaches nothing)
                 break
             if trial_id in rung:
                 continue  # recorded on an earlier pass (e.g. before a restart)
             rung[trial_id] = loss
-            ranked.add(loss)
-            if not self._in_top(loss, ranked):
+            if not ranked.add(loss):
                 decision = Decision.STOP
         if reached(t, self.max_t):
             decision = Decision.STOP
@@ -158,11 +156,54 @@ class ASHA(Scheduler):
             self.bracket_of_[trial_id] = bracket
         return bracket
 
-    def _in_top(self, loss: float, ranked: SortedList) -> bool:
-        """Whether ``loss`` ranks in the top ``ceil(n / reduction_factor)`` of the rung
-        (``ranked``: the rung's losses, ``loss`` among them, sorted)."""
-        keep = math.ceil(len(ranked) / self.reduction_factor - 1e-9)
-        return ranked.bisect_left(loss) < keep  # bisect_left: how many are strictly better
+
+class _KeptFraction:
+    """A rung's losses as two heaps: the best ``ceil(n / reduction_factor)`` and the rest.
+
+    ``add`` answers ASHA's question for a new loss: is it in the top fraction of the rung, that
+    is, are fewer than ``ceil(n / reduction_factor)`` of the ``n`` losses (it included)
+    strictly better? That holds exactly when it is no worse than the worst kept loss, the
+    largest of the ``keep`` smallest. Each add moves at most one loss between the heaps:
+    O(log n) in C, where a sorted list would pay for ranking in Python.
+    """
+
+    __slots__ = ("_kept", "_rest", "_reduction_factor")
+
+    def __init__(self, reduction_factor: float) -> None:
+        self._kept: list[float] = []  # negated: a max-heap of the kept (smallest) losses
+        self._rest: list[float] = []  # a min-heap of the others
+        self._reduction_factor = reduction_factor
+
+    def __len__(self) -> int:
+        return len(self._kept) + len(self._rest)
+
+    def __eq__(self, other: object) -> bool:  # same losses added in the same order
+        if not isinstance(other, _KeptFraction):
+            return NotImplemented
+        return (self._kept, self._rest, self._reduction_factor) == \
+            (other._kept, other._rest, other._reduction_factor)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return f"_KeptFraction(kept={len(self._kept)}, rest={len(self._rest)})"
+
+    def add(self, loss: float) -> bool:
+        """Record ``loss``; return whether it ranks in the kept fraction."""
+        kept, rest = self._kept, self._rest
+        keep = math.ceil((len(kept) + len(rest) + 1) / self._reduction_factor - 1e-9)
+        grows = keep > len(kept)
+        if kept and loss < -kept[0]:  # better than the worst kept loss: it is kept
+            if grows:
+                heapq.heappush(kept, -loss)
+            else:
+                heapq.heappush(rest, -heapq.heapreplace(kept, -loss))
+            return True
+        if grows:  # the best of the others (it among them) joins the kept
+            heapq.heappush(kept, -heapq.heappushpop(rest, loss))
+        else:
+            heapq.heappush(rest, loss)
+        return loss <= -kept[0]
 
 
 def _rung_milestones(grace_period: float, max_t: float, reduction_factor: float) -> list[float]:

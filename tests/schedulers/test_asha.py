@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from schedsim import Sim
 
 from raysweep.decisions import Decision
-from raysweep.schedulers.asha import ASHA
+from raysweep.schedulers.asha import ASHA, _KeptFraction
 from raysweep.schedulers.fifo import FIFO
 from raysweep.trial import Trial, TrialStatus
 
@@ -96,6 +100,19 @@ def test_a_restarted_trial_is_not_recorded_twice():
     assert _report(sched, a, 1, 0.5) == C
     assert _report(sched, a, 1, 0.9) == C  # replayed after a worker loss: already in rung
     assert sched.rungs_[0][0] == {"00000": 0.5}
+
+
+@given(st.sampled_from([2, 3, 4, 1.5, 2.7]),
+       st.lists(st.one_of(st.floats(0, 1), st.sampled_from([0.0, -0.0, 0.5, math.inf])),
+                min_size=1, max_size=80))
+def test_kept_fraction_matches_ranking_the_whole_rung(reduction_factor, losses):
+    ranked = _KeptFraction(reduction_factor)
+    for n, loss in enumerate(losses, 1):
+        seen = losses[:n]
+        keep = math.ceil(n / reduction_factor - 1e-9)
+        strictly_better = sum(other < loss for other in seen)
+        assert ranked.add(loss) == (strictly_better < keep), (seen, loss)
+    assert len(ranked) == len(losses)
 
 
 def test_brackets_share_trials_like_hyperband():
