@@ -82,6 +82,13 @@ def default_loggers(callbacks: list[Callback] | tuple[Callback, ...] = (),
     return out
 
 
+def _logs_reports(callback: Callback) -> bool:
+    """Whether the run may hand ``callback`` each report as the journal encoded it
+    (``_log_report``): a shipped file logger whose ``on_trial_result`` nobody overrode."""
+    return isinstance(callback, _FileLogger) and type(callback).on_trial_result in (
+        JSONLLogger.on_trial_result, CSVLogger.on_trial_result)
+
+
 # ------------------------------------------------------------------------------ helpers
 def _row(trial: Trial, result: dict[str, Any],
          config_columns: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -155,6 +162,11 @@ class _FileLogger(Callback):
     def _key(self, trial_id: str) -> str:
         return trial_id if self.per_trial else ""
 
+    def _log_report(self, trial: Trial, result: dict[str, Any], encoded: str | None) -> None:
+        """Log one report: ``result`` as the trial reported it (no ``trial_id`` key added)
+        and, when the journal wrote it, its JSON text."""
+        raise NotImplementedError  # pragma: no cover - each logger has its own
+
     def _encoded_config(self, trial: Trial) -> Any:
         cached = self._config_cache.get(trial.trial_id)
         if cached is None or cached[0] is not trial.config:
@@ -208,7 +220,10 @@ class JSONLLogger(_FileLogger):
     filename = "progress.jsonl"
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
-        from raysweep.storage import dumps  # noqa: PLC0415
+        self._log_report(trial, result, None)
+
+    def _log_report(self, trial: Trial, result: dict[str, Any], encoded: str | None) -> None:
+        from raysweep.storage import _quote, dumps  # noqa: PLC0415
 
         key = self._key(trial.trial_id)
         handle = self._handles.get(key)
@@ -217,12 +232,17 @@ class JSONLLogger(_FileLogger):
             os.makedirs(os.path.dirname(file), exist_ok=True)
             handle = self._handles[key] = open(file, "a", encoding="utf-8")  # noqa: SIM115
             self._limit_open_files()
-        line = {"trial_id": trial.trial_id, **result}  # trial_id first, as the result's keys
-        line["trial_id"] = trial.trial_id             # may name another trial's id
-        if "config" in line:  # a metric named "config": the trial's config replaces it
-            line["config"] = trial.config
+        if "config" in result:  # a metric named "config": the trial's config replaces it
+            line = {"trial_id": trial.trial_id, **result, "config": trial.config}
+            line["trial_id"] = trial.trial_id
             handle.write(dumps(line) + "\n")
-        else:  # the same text, with the config encoded once per trial
+        elif encoded is not None and "trial_id" not in result and len(encoded) > 2:
+            # the journal's text of the result, spliced between trial_id and the config
+            handle.write(f'{{"trial_id":{_quote(trial.trial_id)},{encoded[1:-1]},'
+                         f'"config":{self._encoded_config(trial)}}}\n')
+        else:
+            line = {"trial_id": trial.trial_id, **result}  # trial_id first, as the result's
+            line["trial_id"] = trial.trial_id             # keys may name another trial's id
             handle.write(f"{dumps(line)[:-1]},\"config\":{self._encoded_config(trial)}}}\n")
         self._maybe_flush()
 
@@ -253,26 +273,49 @@ class CSVLogger(_FileLogger):
         self._headers: dict[str, list[str]] = {}
         self._columns: dict[str, set[str]] = {}
         self._writers: dict[str, Any] = {}
+        # file key -> (result keys, config columns) whose rows match its header exactly
+        self._layouts: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {}
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        self._log_report(trial, result, None)
+
+    def _log_report(self, trial: Trial, result: dict[str, Any], encoded: str | None) -> None:
         key = self._key(trial.trial_id)
-        row = _row(trial, result, self._encoded_config(trial))
+        config_columns, config_keys, config_values = self._encoded_config(trial)
         handle = self._handles.get(key)
         if handle is None:
             handle = self._open(key, self.file_for(trial.trial_id))
+        # The usual row: the header is exactly trial_id, this result's keys in order, then
+        # the config's columns, and every value is a plain one: write it as it comes.
+        if self._layouts.get(key) == (tuple(result), config_keys):
+            values = [trial.trial_id, *result.values()]
+            for value in values:
+                if type(value) not in _CSV_PLAIN:
+                    break
+            else:
+                self._writers[key].writerow(values + config_values)
+                self._maybe_flush()
+                return
+        row = _row(trial, result, config_columns)
         columns = self._columns[key]
         if not columns.issuperset(row):
             header = self._headers[key]
             new = [column for column in row if column not in columns]
             handle = self._widen(key, self.file_for(trial.trial_id), header + new)
+        header = self._headers[key]
         # what csv.DictWriter(extrasaction="ignore") writes, without building one per row
         self._writers[key].writerow([
             ("" if (v := row.get(k, _MISSING)) is _MISSING else
-             v if type(v) in _CSV_PLAIN else _csv_value(v)) for k in self._headers[key]])
+             v if type(v) in _CSV_PLAIN else _csv_value(v)) for k in header])
+        if "trial_id" not in result and not any(type(v) is dict for v in result.values()) \
+                and header == ["trial_id", *result, *config_keys]:
+            self._layouts[key] = (tuple(result), config_keys)
         self._maybe_flush()
 
-    def _encode_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        return _config_columns(config)
+    def _encode_config(self, config: dict[str, Any]) -> tuple[dict[str, Any], tuple, list]:
+        columns = _config_columns(config)
+        return columns, tuple(columns), [
+            v if type(v) in _CSV_PLAIN else _csv_value(v) for v in columns.values()]
 
     def _open(self, key: str, file: str):
         os.makedirs(os.path.dirname(file), exist_ok=True)
@@ -288,6 +331,7 @@ class CSVLogger(_FileLogger):
         return handle
 
     def _set_header(self, key: str, header: list[str]) -> None:
+        self._layouts.pop(key, None)
         self._headers[key] = header
         self._columns[key] = set(header)
 

@@ -62,8 +62,37 @@ def _json_default(value: Any) -> Any:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
 
 
+def _c_encoder():
+    """json's C encoder, built once (``JSONEncoder.encode`` builds one per call), with the
+    options of ``_ENCODER``; None where this Python's json has no C encoder or it takes
+    other arguments."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        # no circular-reference markers: the encoder keeps no state between calls (a cycle
+        # ends in RecursionError, and dumps then lets the full encoder report it)
+        encoder = make(None, _json_default, json.encoder.encode_basestring_ascii, None, ":", ",",
+                       False, False, True)
+        if "".join(encoder({"a": [1.5, float("nan")], "b": None}, 0)) != \
+                '{"a":[1.5,NaN],"b":null}':
+            return None
+    except Exception:  # noqa: BLE001 - any surprise: use the pure-Python path
+        return None
+    return encoder
+
+
+_C_ENCODER = _c_encoder()
+_quote = json.encoder.encode_basestring_ascii
+
+
 def dumps(obj: Any) -> str:
     """Compact JSON; NaN/inf stay as JSON's NaN/Infinity tokens (read back by json.loads)."""
+    if _C_ENCODER is not None and type(obj) is dict:
+        try:
+            return "".join(_C_ENCODER(obj, 0))
+        except Exception:  # noqa: BLE001 - e.g. a circular value: let the full path say so
+            pass
     return _ENCODER.encode(obj)
 
 
@@ -196,6 +225,15 @@ class ExperimentDir:
     # -- journal --------------------------------------------------------------------------
     def append(self, event: dict[str, Any]) -> None:
         self._buffer.append(dumps(event))
+
+    def append_report(self, trial_id: str, result: dict[str, Any], checkpoint: bool) -> str:
+        """Journal one report (``{"e": "r", "id", "r", "ck"?}``, as ``append`` would write
+        it) and return the JSON text of ``result``, which loggers reuse rather than encode
+        the same numbers again."""
+        text = dumps(result)
+        end = ',"ck":1}' if checkpoint else "}"
+        self._buffer.append(f'{{"e":"r","id":{_quote(trial_id)},"r":{text}{end}')
+        return text
 
     def flush(self, sync: bool = False) -> None:
         """Write buffered events (one write call); fsync when asked or once a second."""

@@ -113,6 +113,47 @@ def test_csv_header_widens_and_a_resumed_run_appends(tmp_path):
     assert frame.new_metric.isna().tolist() == [True, False, True, True]
 
 
+@pytest.mark.parametrize("kind", [CSVLogger, JSONLLogger])
+def test_the_runs_fast_path_writes_what_on_trial_result_writes(tmp_path, kind):
+    """During a run the file loggers get each report with the journal's JSON text
+    (``_log_report``); the bytes must be those of the public ``on_trial_result``."""
+    import numpy as np
+
+    from raysweep.storage import dumps
+    from raysweep.trial import Trial
+
+    trials = [Trial("00000", {"x": 1.5, "m": {"k": 3}, "t": (1, 2)}),
+              Trial("00001", {"x": 2.5, "m": {"c": 0.5}, "t": (1, 2)})]
+    reports = [{"loss": 1.0, "training_iteration": 1},
+               {"loss": float("nan"), "training_iteration": 2},
+               {"loss": 0.5, "training_iteration": 3, "new": [1, 2]},   # a new column
+               {"loss": 0.25, "training_iteration": 4, "aux": {"g": 1.0}},  # nested
+               {"loss": np.float64(0.125), "training_iteration": 5},     # not plain
+               {"loss": 0.1, "training_iteration": 6, "config": 7},      # named like a column
+               {"loss": 0.05, "training_iteration": 7, "trial_id": "x"},
+               {"loss": 0.01, "training_iteration": 8}]
+    public, fast = kind(tmp_path / "public"), kind(tmp_path / "fast")
+    for result in reports:
+        for trial in trials:
+            public.on_trial_result(trial, {**result, "trial_id": trial.trial_id})
+            fast._log_report(trial, result, dumps(result))
+    public.on_experiment_end(None)
+    fast.on_experiment_end(None)
+    name = kind.filename
+    assert (tmp_path / "fast" / name).read_text() == (tmp_path / "public" / name).read_text()
+
+
+def test_logger_subclasses_that_override_on_trial_result_are_called():
+    from raysweep.callbacks import _logs_reports
+
+    class Mine(CSVLogger):
+        def on_trial_result(self, trial, result):
+            super().on_trial_result(trial, result)
+
+    assert _logs_reports(CSVLogger()) and _logs_reports(JSONLLogger())
+    assert not _logs_reports(Mine()) and not _logs_reports(Callback())
+
+
 def test_logger_without_a_directory_says_how_to_get_one():
     from raysweep.trial import Trial
 

@@ -10,6 +10,7 @@ One iteration of ``Controller.run``:
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import warnings
@@ -17,6 +18,7 @@ from collections import deque
 from typing import Any
 
 from raysweep import storage as _storage
+from raysweep.callbacks import _logs_reports
 from raysweep.decisions import Decision, Fork, New, Resume, Wait
 from raysweep.errors import MissingMetric, ResumeMismatch, TrialError
 from raysweep.results import JournalState
@@ -51,6 +53,9 @@ class Controller:
         self.keep_checkpoints = keep_checkpoints
         self.fail_fast = fail_fast
         self.callbacks = list(callbacks or [])
+        # loggers that take a report as the journal encoded it, and everyone else
+        self._report_loggers = [c for c in self.callbacks if _logs_reports(c)]
+        self._result_callbacks = [c for c in self.callbacks if not _logs_reports(c)]
         self.reporter = reporter
         self.objective_is_class = objective_is_class
         self.snapshot = snapshot  # called now and then with the controller (results.csv)
@@ -68,6 +73,7 @@ class Controller:
         self._warned: set[str] = set()
         self._fatal: BaseException | None = None
         self._stopping: set[str] = set()
+        self._gc = _GcFreezer()
 
     # ---------------------------------------------------------------------------- replay
     def replay(self, events: list[dict[str, Any]]) -> None:
@@ -216,11 +222,13 @@ class Controller:
                 self._check_timeouts()
                 self._check_budget()
                 self._flush()
+                self._gc.step(self._created)
                 if self.reporter is not None:
                     self.reporter.update(self)
                 if self.snapshot is not None:
                     self._maybe_snapshot()
         finally:
+            self._gc.release()
             self._flush(sync=True)
         self._finish_paused()
         self._flush(sync=True)
@@ -359,14 +367,15 @@ class Controller:
         trial.node_id = self.executor.node_of(trial_id)
         loss_known = self.metric in result
         self.state.record_result(trial, result)
-        line: dict[str, Any] = {"e": "r", "id": trial_id, "r": result}
         if payload is not None:
             self._save_checkpoint(trial, payload)
-            line["ck"] = 1
-        self._journal(line)
+        encoded = None if self.storage is None else \
+            self.storage.append_report(trial_id, result, payload is not None)
+        for logger_ in self._report_loggers:  # the file loggers reuse the journal's text
+            logger_._log_report(trial, result, encoded)
         result = dict(result)
         result["trial_id"] = trial_id
-        for callback in self.callbacks:
+        for callback in self._result_callbacks:
             callback.on_trial_result(trial, result)
         if trial_id in self._stopping:
             if waiting:
@@ -539,6 +548,36 @@ class Controller:
             self._warned.add(key)
             warnings.warn(f"raysweep: {text}", stacklevel=3)
             logger.warning("raysweep: %s", text)
+
+
+class _GcFreezer:
+    """Keeps Python's cyclic garbage collector off the trials of a big sweep.
+
+    Each full collection walks every live container, and a sweep keeps one Trial record per
+    trial: at 10^6 trials full collections made each event about 15% dearer than at 10^4.
+    Every ``every`` new trials this collects once and ``gc.freeze()``s what survived (the
+    trials so far among it), which later collections skip; ``release`` (end of the run)
+    ``gc.unfreeze()``s it all. It acts only when the collector is on and nothing else in the
+    process froze objects (``gc.freeze`` is process-wide and all-or-nothing to undo).
+    """
+
+    def __init__(self, every: int = 10_000) -> None:
+        self.every = every
+        self.active = gc.isenabled() and gc.get_freeze_count() == 0
+        self.next_at = every
+        self.frozen = False
+
+    def step(self, trials: int) -> None:
+        if self.active and trials >= self.next_at:
+            self.next_at = trials + self.every
+            gc.collect()
+            gc.freeze()
+            self.frozen = True
+
+    def release(self) -> None:
+        if self.frozen:
+            self.frozen = False
+            gc.unfreeze()
 
 
 def check_resume(settings: dict[str, Any], stored: dict[str, Any]) -> None:
