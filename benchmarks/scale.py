@@ -183,7 +183,7 @@ def tpe_suggest_ms(observations: int, pending: int = 1000, calls: int = 50,
         trial_id = f"{number:07d}"
         config = domain.sample(rng)
         searcher._record(trial_id, config)  # as suggest() records what it hands out
-        searcher._pending.add(trial_id)
+        searcher._pending[trial_id] = None
         if number < observations:
             searcher.observe(trial_id, {"loss": curve(config, MAX_T)[1]["loss"]}, final=True)
     times = []

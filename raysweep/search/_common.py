@@ -203,9 +203,13 @@ class HistorySearcher(Searcher):
             self._arrays = (U, active, loss)
         return U, active, loss
 
-    def _pending_arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(U, active)`` of the trials handed out and not finished yet (sorted by id)."""
-        ids = sorted(t for t in self._pending if t in self._u)
+    def _pending_arrays(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(U, active)`` of the trials handed out and not finished yet (sorted by id);
+        with ``limit``, of the ``limit`` handed out last."""
+        pending = self._pending
+        if limit is not None and len(pending) > limit:
+            pending = list(pending)[-limit:]
+        ids = sorted(t for t in pending if t in self._u)
         d = self.layout.d
         if not ids:
             return np.zeros((0, d)), np.zeros((0, d), dtype=bool)

@@ -83,7 +83,7 @@ class Searcher:
         self.sign = 1.0 if mode == "min" else -1.0
         self.rng = np.random.default_rng(seed)
         self.num_samples = num_samples
-        self._pending: set[str] = set()
+        self._pending: dict[str, None] = {}  # handed out, not finished; in suggest order
         self._warm: list[dict[str, Any]] = [space.complete(p, self.rng)
                                             for p in self.points_to_evaluate]
 
@@ -101,7 +101,7 @@ class Searcher:
             config = self._suggest(trial_id)
             if config is None or config is FINISHED:
                 return config
-        self._pending.add(trial_id)
+        self._pending[trial_id] = None
         return config
 
     def _suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
@@ -134,7 +134,7 @@ class Searcher:
         that errored before reporting). Subclasses override ``_observe``.
         """
         if final:
-            self._pending.discard(trial_id)
+            self._pending.pop(trial_id, None)
         self._observe(trial_id, result, final=final)
 
     def _observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:

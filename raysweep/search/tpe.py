@@ -51,7 +51,9 @@ class TPE(HistorySearcher):
         max_history: Most finished trials the densities are fitted on (>= 1, or None: all).
             Past it the model keeps the best trials (as many as the good part can hold)
             and the most recent others, so a suggestion costs the same at 10^5 trials as
-            at 10^3. The default (1,000) changes nothing for smaller experiments.
+            at 10^3. It bounds the running trials that join the bad part (the constant
+            liar) the same way: the ``max_history`` started last. The default (1,000)
+            changes nothing for smaller experiments.
         points_to_evaluate: Configs evaluated first (and learnt from).
         max_concurrent: Most trials pending at once (None: no limit).
 
@@ -103,8 +105,9 @@ class TPE(HistorySearcher):
         if self.max_history is not None and len(loss) > self.max_history:
             keep = _bounded_history(loss, self.max_history, self.max_good)
             U, active, loss = U[keep], active[keep], loss[keep]
-        # constant liar: pending trials join the bad part, with an infinite loss
-        Up, active_p = self._pending_arrays()
+        # constant liar: pending trials join the bad part, with an infinite loss (the most
+        # recent max_history of them: at 10^4 workers the liar would cost more than the rest)
+        Up, active_p = self._pending_arrays(self.max_history)
         done = np.arange(len(loss) + len(Up)) < len(loss)
         U, active = np.vstack([U, Up]), np.vstack([active, active_p])
         loss = np.concatenate([loss, np.full(len(Up), np.inf)])

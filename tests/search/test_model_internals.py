@@ -165,6 +165,22 @@ def test_gp_pending_trials_push_proposals_apart():
 
 
 # -- TPE ---------------------------------------------------------------------------------------
+def test_tpe_liar_counts_only_the_last_max_history_running_trials():
+    searcher = started(TPE(n_startup_trials=3, max_history=4))
+    for i in range(3):
+        config = searcher.suggest(f"d{i}")
+        searcher.observe(f"d{i}", {"loss": quadratic(config)}, final=True)
+    handed = [searcher.suggest(f"p{i:02d}") for i in range(10)]  # 10 running at once
+    assert all(isinstance(config, dict) for config in handed)
+    U, _active = searcher._pending_arrays(4)
+    newest = [searcher._u[f"p{i:02d}"] for i in range(6, 10)]
+    np.testing.assert_array_equal(U, np.array(newest))
+    assert len(searcher._pending_arrays()[0]) == 10
+    searcher.observe("p09", {"loss": 1.0}, final=True)  # a finished one leaves the liar
+    np.testing.assert_array_equal(searcher._pending_arrays(4)[0],
+                                  np.array([searcher._u[f"p{i:02d}"] for i in range(5, 9)]))
+
+
 def test_tpe_learns_which_branch_is_better():
     spec = {"model": choice([{"kind": "a", "x": uniform(0, 1)},
                              {"kind": "b", "k": randint(0, 10)}])}
