@@ -180,33 +180,61 @@ def main(argv: list[str] | None = None) -> None:
     print(f"good config: loss at R={R} <= {threshold:.4f} (best {TOP_FRACTION:.1%} of the "
           f"space); jitter sd {args.jitter_sd}, {SLOW_SHARE:.0%} of trials {SLOW_FACTOR:g}x "
           f"slower; median of {seeds} seeds")
-    medians: dict[str, dict[int, float]] = {m: {} for m in methods}
+    # runs[method][workers] = [(virtual seconds to a good config, iterations run)] by seed
+    runs: dict[str, dict[int, list[tuple[float, int]]]] = {m: {} for m in methods}
     started = time.perf_counter()
     try:
         for count in workers:
             for method in methods:
-                times = [time_to_good(method, count, seed, threshold, args.jitter_sd,
-                                      args.budget_h * 3600, root)[0] for seed in range(seeds)]
-                medians[method][count] = statistics.median(times)
+                runs[method][count] = [
+                    time_to_good(method, count, seed, threshold, args.jitter_sd,
+                                 args.budget_h * 3600, root) for seed in range(seeds)]
     finally:
         shutil.rmtree(root, ignore_errors=True)
     base = workers[0]
-    header = f"{'workers':>8}" + "".join(f"{m + ' h':>13}{'speedup':>8}{'eff':>6}"
-                                         for m in methods)
+    header = f"{'workers':>8}" + "".join(
+        f"{m + ' h':>13}{'speedup':>8}{'eff':>6}{'floor':>7}{'work':>6}" for m in methods)
     print(header)
     print("-" * len(header))
     for count in workers:
         line = f"{count:>8}"
         for method in methods:
-            hours = medians[method][count] / 3600
-            speedup = medians[method][base] / medians[method][count] * base
-            line += f"{hours:>13.2f}{speedup:>8.1f}{speedup / count:>6.2f}"
+            hours = statistics.median(t for t, _ in runs[method][count]) / 3600
+            speedup, floor, work = _paired(runs[method][base], runs[method][count], base,
+                                           count, critical_s)
+            line += f"{hours:>13.2f}{speedup:>8.1f}{speedup / count:>6.2f}{floor:>7.1f}" \
+                    f"{work:>6.2f}"
         print(line)
-    print(f"\nspeedup: over the same method on {base} worker(s); eff: speedup / workers.")
+    print(f"\nh: median over seeds of the virtual hours to a good config. speedup: median over "
+          f"seeds of (same seed on {base} worker(s)) / (this run) x {base}; eff: speedup / "
+          f"workers. floor: the speedup if the search work divided perfectly among the "
+          f"workers and only the critical path ({critical_s / 3600:.2f} h) did not, i.e. "
+          f"T{base} / (c + (T{base} - c) x {base} / workers), median over seeds. work: "
+          f"iterations run before a good config was found, relative to {base} worker(s) "
+          f"(median over seeds); above 1, more workers did extra work (for ASHA: trials "
+          f"promoted on rungs that had seen few results).")
     print(f"Critical path: the fastest good config needs {critical_s / 3600:.2f} h to reach R "
           f"by itself, so no number of workers finds one sooner, and time-to-good bends "
           f"toward that floor once the search work divided by the workers is no longer much "
           f"larger than it. ({time.perf_counter() - started:.0f} s of real time)")
+
+
+def _paired(base_runs: list[tuple[float, int]], runs: list[tuple[float, int]], base: int,
+            count: int, critical_s: float) -> tuple[float, float, float]:
+    """Median over seeds of the speedup over ``base`` workers (each seed against itself: the
+    time to a good config varies tenfold between seeds, so a ratio of medians would compare
+    different seeds), of the critical-path model's speedup, and of the work ratio."""
+    speedups, floors, works = [], [], []
+    for (t_base, work_base), (t, work) in zip(base_runs, runs):
+        if not (math.isfinite(t_base) and math.isfinite(t)):
+            continue
+        speedups.append(t_base / t * base)
+        floor_t = min(t_base, critical_s + (t_base - critical_s) * base / count)
+        floors.append(t_base / floor_t * base)
+        works.append(work / max(1, work_base))
+    if not speedups:
+        return math.nan, math.nan, math.nan
+    return statistics.median(speedups), statistics.median(floors), statistics.median(works)
 
 
 if __name__ == "__main__":
