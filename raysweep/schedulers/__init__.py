@@ -18,6 +18,9 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "pbt": ("raysweep.schedulers.pbt", "PBT"),
     "bohb": ("raysweep.schedulers.bohb", "BOHB"),
 }
+# the names Ray Tune's ``tune.create_scheduler`` knows the same algorithms by
+_ALIASES = {"async_hyperband": "asha", "asynchyperband": "asha",
+            "median_stopping_rule": "median", "medianstopping": "median", "hb_bohb": "bohb"}
 _CLASSES = {cls: (mod, cls) for mod, cls in _REGISTRY.values()}
 
 __all__ = ["Scheduler", "make_scheduler", *sorted(_CLASSES)]
@@ -31,7 +34,8 @@ def __getattr__(name: str) -> Any:
 
 
 def make_scheduler(spec: str | Scheduler | None) -> Scheduler:
-    """Build a scheduler from a name (``"asha"``), pass an instance through; None is FIFO.
+    """Build a scheduler from a name (``"asha"``; also Ray Tune's ``"async_hyperband"``,
+    ``"median_stopping_rule"`` and ``"hb_bohb"``), pass an instance through; None is FIFO.
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
@@ -42,7 +46,7 @@ def make_scheduler(spec: str | Scheduler | None) -> Scheduler:
     if isinstance(spec, Scheduler):
         return spec
     if isinstance(spec, str):
-        key = spec.lower()
+        key = _ALIASES.get(spec.lower(), spec.lower())
         if key not in _REGISTRY:
             raise ValueError(
                 f"scheduler must be one of {sorted(_REGISTRY)} or a "

@@ -15,6 +15,11 @@ def is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def is_int(value: Any) -> bool:
+    """True for integers, NumPy's included (bool excluded)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def fail(owner: str, arg: str, rule: str, value: Any) -> ValueError:
     """The one error form: ``"ASHA: reduction_factor must be a number > 1, got 1"``."""
     return ValueError(f"{owner}: {arg} must be {rule}, got {value!r}")

@@ -20,6 +20,7 @@ from raysweep.schedulers._common import (
     check_reduction_factor,
     check_time_attr,
     fail,
+    is_int,
     iterations,
     reached,
     result_time,
@@ -64,8 +65,9 @@ class ASHA(Scheduler):
                 f"grace_period={grace_period!r}")
         self.reduction_factor = check_reduction_factor(owner, reduction_factor)
         rungs = _rung_milestones(grace_period, max_t, reduction_factor)
-        if not isinstance(brackets, int) or isinstance(brackets, bool) or brackets < 1:
+        if not is_int(brackets) or brackets < 1:
             raise fail(owner, "brackets", "an int >= 1", brackets)
+        brackets = int(brackets)
         if brackets > len(rungs) + 1:
             raise ValueError(
                 f"ASHA: brackets must be <= {len(rungs) + 1} (the number of rungs between "

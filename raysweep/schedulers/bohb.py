@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp, ndtr, ndtri
 
-from raysweep.schedulers._common import check_time_attr, fail, is_number
+from raysweep.schedulers._common import check_time_attr, fail, is_int, is_number
 from raysweep.schedulers.hyperband import Hyperband
 from raysweep.search.base import Searcher
 
@@ -81,8 +81,14 @@ class BOHB(Hyperband):
                 f"fixes the configs, so there is nothing for BOHB's model to choose. Leave "
                 f"search unset (BOHB's own model), or use search='random' or 'tpe' for "
                 f"plain Hyperband, or scheduler='hyperband' with the grid")
-        if isinstance(searcher, BOHBSearcher) and searcher.budgets is None:
-            searcher.budgets = self.all_milestones()  # bucket at this scheduler's rungs
+        if isinstance(searcher, BOHBSearcher):
+            if searcher.time_attr != self.time_attr:
+                raise ValueError(
+                    f"BOHB: the BOHBSearcher measures budgets in time_attr="
+                    f"{searcher.time_attr!r} but the scheduler in time_attr={self.time_attr!r};"
+                    f" pass the same time_attr to both (or leave search unset)")
+            if searcher.budgets is None:
+                searcher.budgets = self.all_milestones()  # bucket at this scheduler's rungs
 
 
 class BOHBSearcher(Searcher):
@@ -314,13 +320,12 @@ def _check_model_args(owner: str, min_points_in_model: Any, top_n_percent: Any,
                       min_bandwidth: Any) -> None:
     arg = "num_samples" if owner == "BOHB" else "num_candidates"
     if min_points_in_model is not None and (
-            not isinstance(min_points_in_model, int) or isinstance(min_points_in_model, bool)
-            or min_points_in_model < 1):
+            not is_int(min_points_in_model) or min_points_in_model < 1):
         raise fail(owner, "min_points_in_model", "None (dims + 1) or an int >= 1",
                    min_points_in_model)
     if not is_number(top_n_percent) or not 0 < top_n_percent < 100:
         raise fail(owner, "top_n_percent", "a number in (0, 100)", top_n_percent)
-    if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
+    if not is_int(num_samples) or num_samples < 1:
         raise fail(owner, arg, "an int >= 1", num_samples)
     if not is_number(random_fraction) or not 0 <= random_fraction <= 1:
         raise fail(owner, "random_fraction", "a number in [0, 1]", random_fraction)

@@ -18,6 +18,8 @@ from raysweep.schedulers._common import (
     check_positive,
     check_time_attr,
     fail,
+    is_int,
+    is_number,
     result_time,
     result_value,
 )
@@ -47,11 +49,10 @@ class MedianStopping(Scheduler):
         owner = "MedianStopping"
         self.time_attr = check_time_attr(owner, time_attr)
         self.grace_period = check_positive(owner, "grace_period", grace_period)
-        if (not isinstance(min_samples_required, int) or isinstance(min_samples_required, bool)
-                or min_samples_required < 1):
+        if not is_int(min_samples_required) or min_samples_required < 1:
             raise fail(owner, "min_samples_required", "an int >= 1", min_samples_required)
-        self.min_samples_required = min_samples_required
-        if not isinstance(min_time_slice, (int, float)) or min_time_slice < 0:
+        self.min_samples_required = int(min_samples_required)
+        if not is_number(min_time_slice) or min_time_slice < 0:
             raise fail(owner, "min_time_slice", "a number >= 0", min_time_slice)
         self.min_time_slice = min_time_slice
 

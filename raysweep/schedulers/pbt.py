@@ -11,8 +11,11 @@ lineage: ``trial.parent_id`` and the config schedule over time.
 from __future__ import annotations
 
 import copy
+import inspect
 import math
-from collections.abc import Mapping, Sequence
+import numbers
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from raysweep.decisions import NEW, WAIT, Decision, Fork, Launch, Resume
@@ -41,12 +44,19 @@ class PBT(Scheduler):
         perturbation_interval: Rank a trial each time ``time_attr`` crosses a multiple of this.
         hyperparam_mutations: What may change, by config key (nested dicts for nested
             configs, or ``"a/b"`` keys). Each value is a raysweep domain
-            (``rs.loguniform(1e-4, 1e-1)``), a frozen ``scipy.stats`` distribution or a list.
+            (``rs.loguniform(1e-4, 1e-1)``), a frozen ``scipy.stats`` distribution, a list, or
+            (as in Ray Tune) a function of no arguments that draws a value; a drawn value is
+            perturbed by the factors without clipping, and an int stays an int.
         quantile_fraction: The share of the population in the top and bottom quantiles.
         resample_probability: Chance that a mutated value is drawn afresh from its domain
             or list instead of being perturbed.
         perturbation_factors: A numeric value is multiplied by one of these (then clipped and
             rounded to its domain); a list value moves to a neighbour instead.
+        burn_in_period: No trial is ranked before ``time_attr`` reaches this (Ray Tune's
+            ``burn_in_period``); the first result past it counts as a perturbation point
+            when at least one interval has passed.
+        custom_explore_fn: Optional ``f(config) -> config``, applied to every explored config
+            after the mutations (then ``hyperparam_mutations`` may be left out).
 
     Example:
         >>> import raysweep as rs
@@ -62,15 +72,24 @@ class PBT(Scheduler):
     def __init__(self, time_attr: str = "training_iteration", perturbation_interval: float = 5,
                  hyperparam_mutations: Mapping[str, Any] | None = None,
                  quantile_fraction: float = 0.25, resample_probability: float = 0.25,
-                 perturbation_factors: Sequence[float] = (0.8, 1.2)) -> None:
+                 perturbation_factors: Sequence[float] = (0.8, 1.2),
+                 burn_in_period: float = 0,
+                 custom_explore_fn: Callable[[dict], dict] | None = None) -> None:
         owner = "PBT"
         self.time_attr = check_time_attr(owner, time_attr)
         self.perturbation_interval = check_positive(
             owner, "perturbation_interval", perturbation_interval)
-        if not isinstance(hyperparam_mutations, Mapping) or not hyperparam_mutations:
+        if custom_explore_fn is not None and not callable(custom_explore_fn):
+            raise fail(owner, "custom_explore_fn", "None or a function config -> config",
+                       custom_explore_fn)
+        self.custom_explore_fn = custom_explore_fn
+        if custom_explore_fn is not None and hyperparam_mutations is None:
+            hyperparam_mutations = {}
+        if not isinstance(hyperparam_mutations, Mapping) or not (
+                hyperparam_mutations or custom_explore_fn is not None):
             raise fail(owner, "hyperparam_mutations", "a non-empty dict of what may change, "
-                       "e.g. {'lr': rs.loguniform(1e-4, 1e-1), 'batch_size': [32, 64, 128]}",
-                       hyperparam_mutations)
+                       "e.g. {'lr': rs.loguniform(1e-4, 1e-1), 'batch_size': [32, 64, 128]} "
+                       "(or pass custom_explore_fn)", hyperparam_mutations)
         self.hyperparam_mutations = hyperparam_mutations
         self._mutations = _parse_mutations(hyperparam_mutations, "")
         if not is_number(quantile_fraction) or not 0 < quantile_fraction <= 0.5:
@@ -85,6 +104,9 @@ class PBT(Scheduler):
             raise fail(owner, "perturbation_factors", "a non-empty sequence of numbers > 0",
                        perturbation_factors)
         self.perturbation_factors = factors
+        if not is_number(burn_in_period) or burn_in_period < 0:
+            raise fail(owner, "burn_in_period", "a number >= 0", burn_in_period)
+        self.burn_in_period = burn_in_period
 
     # -- protocol --------------------------------------------------------------------------
     def setup(self, metric: str, mode: str, seed: Any) -> None:
@@ -94,12 +116,26 @@ class PBT(Scheduler):
         self.waiting_: list[str] = []  # bottom trials paused until a slot frees for the fork
         self.ended_: set[str] = set()
 
+    def on_trial_add(self, trial: Trial) -> None:
+        if getattr(self, "_warned_missing", False):
+            return
+        missing = _missing_keys(trial.config, self._mutations, "")
+        if missing:
+            self._warned_missing = True
+            warnings.warn(
+                f"PBT: hyperparam_mutations {missing} are not in the config of trial "
+                f"{trial.trial_id}, so the objective gets them only after its first exploit; "
+                f"put them in the search space too (Ray Tune samples them from the mutations, "
+                f"raysweep does not)", stacklevel=2)
+
     def on_result(self, trial: Trial, result: dict[str, Any]) -> Decision:
         t = result_time("PBT", result, self.time_attr)
         result_value("PBT", result, self.metric, "metric")
         trial_id = trial.trial_id
         if trial_id in self.waiting_:
             return Decision.PAUSE  # a decision sticks, e.g. when a restore re-runs the trial
+        if t < self.burn_in_period:
+            return Decision.CONTINUE  # not ranked yet; the next crossing counts from 0
         last = self.last_time_.get(trial_id, 0.0)
         self.last_time_[trial_id] = t
         if last is None or not self._crossed(last, t):
@@ -124,7 +160,9 @@ class PBT(Scheduler):
             self.waiting_.remove(trial_id)
             _, top = self.quantiles()
             donors = [d for d in top if d in trials and d not in self.waiting_]
-            if not donors:  # the rest of the population has ended: just carry on
+            if not donors or trial_id in top:
+                # The rest of the population has ended, or others fell below this trial while
+                # it waited for a slot (it is now among the best): just carry on.
                 return Resume(trial_id)
             # Exploit copies a checkpoint: prefer donors that have one (the controller warns
             # when none does and the trial restarts from scratch with the new config).
@@ -150,7 +188,10 @@ class PBT(Scheduler):
         # From the start (a Fork may move the trial back to its donor's iteration) to well
         # past the trial's current iteration; the worker keeps these as a frozenset.
         last = math.floor(trial.iteration / interval) + _HORIZON
-        return tuple(sorted({math.ceil(k * interval - 1e-9) for k in range(1, last + 1)}))
+        points = {math.ceil(k * interval - 1e-9) for k in range(1, last + 1)}
+        if self.burn_in_period > interval:  # the first result past it may be ranked
+            points.add(math.ceil(self.burn_in_period - 1e-9))
+        return tuple(sorted(points))
 
     def state_dict(self) -> dict[str, Any]:
         bottom, top = self.quantiles()
@@ -176,6 +217,11 @@ class PBT(Scheduler):
         """A mutated deep copy of ``config`` (draws from ``self.rng``)."""
         new = copy.deepcopy(config)
         self._mutate(new, self._mutations)
+        if self.custom_explore_fn is not None:
+            new = self.custom_explore_fn(new)
+            if not isinstance(new, dict):
+                raise TypeError(f"PBT: custom_explore_fn must return the config dict, got "
+                                f"{type(new).__name__}")
         return new
 
     def _mutate(self, config: dict[str, Any], mutations: Mapping[str, Any]) -> None:
@@ -189,6 +235,12 @@ class PBT(Scheduler):
 
     def _mutate_value(self, value: Any, domain: Any) -> Any:
         resample = self.rng.random() < self.resample_probability or value is _MISSING
+        if isinstance(domain, _Sampler):
+            if resample or not is_number(value):
+                return domain.draw()
+            factor = self.perturbation_factors[
+                int(self.rng.integers(len(self.perturbation_factors)))]
+            return _perturb_unbounded(value, factor)
         if domain.kind == "categorical":
             index = _index_of(value, domain)
             if resample or index is None:
@@ -224,11 +276,14 @@ def _parse_mutations(mutations: Mapping[str, Any], prefix: str) -> dict[str, Any
                 domain = to_domain(list(spec) if isinstance(spec, tuple) else spec)
             except InvalidSpace as exc:
                 raise ValueError(f"PBT: {where}: {exc}") from None
-            if domain is None or domain.kind not in ("float", "int", "categorical"):
+            if domain is None and callable(spec) and not isinstance(spec, type):
+                node = _Sampler(spec, where)
+            elif domain is None or domain.kind not in ("float", "int", "categorical"):
                 raise fail("PBT", where, "a raysweep domain (rs.uniform(...)), a frozen "
-                           "scipy.stats distribution, a list of values or a dict of those",
-                           spec)
-            node = domain
+                           "scipy.stats distribution, a list of values, a function of no "
+                           "arguments that draws a value, or a dict of those", spec)
+            else:
+                node = domain
         # "optimizer/lr" is the same as {"optimizer": {"lr": ...}}
         *parents, last = key.split("/")
         target = parsed
@@ -238,11 +293,49 @@ def _parse_mutations(mutations: Mapping[str, Any], prefix: str) -> dict[str, Any
     return parsed
 
 
+class _Sampler:
+    """A mutation given as a function of no arguments (Ray Tune's form): ``draw()`` calls it."""
+
+    def __init__(self, func: Callable[[], Any], where: str) -> None:
+        try:
+            inspect.signature(func).bind()
+        except TypeError:
+            raise fail("PBT", where, "a function of no arguments that draws a value (or a "
+                       "domain or list)", func) from None
+        except ValueError:  # no signature to inspect (some builtins): found out when called
+            pass
+        self.func = func
+
+    def draw(self) -> Any:
+        return self.func()
+
+
+def _missing_keys(config: Any, mutations: Mapping[str, Any], prefix: str) -> list[str]:
+    """The ``"a/b"`` paths of ``mutations`` that ``config`` has no value for."""
+    missing = []
+    for key, spec in mutations.items():
+        if not isinstance(config, Mapping) or key not in config:
+            missing.append(f"{prefix}{key}")
+        elif isinstance(spec, dict):
+            missing += _missing_keys(config[key], spec, f"{prefix}{key}/")
+    return missing
+
+
 def _index_of(value: Any, domain: Categorical) -> int | None:
     try:
         return domain.index(value)
     except InvalidSpace:
         return None
+
+
+def _perturb_unbounded(value: float, factor: float) -> Any:
+    """``value * factor`` for a mutation without bounds; an int stays an int and moves."""
+    new = value * factor
+    if isinstance(value, numbers.Integral):
+        new = int(round(float(new)))
+        if new == value and factor != 1:
+            new = value + (1 if factor > 1 else -1)
+    return new
 
 
 def _perturb(domain: Any, value: float, factor: float) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -146,7 +147,19 @@ def test_asha_spends_far_fewer_epochs_than_fifo_for_the_same_best():
     ({"brackets": 0}, r"ASHA: brackets must be an int >= 1, got 0"),
     ({"max_t": 9, "brackets": 4}, r"ASHA: brackets must be <= 3 .*, got 4"),
     ({"time_attr": ""}, r"ASHA: time_attr must be the name of a result key"),
+    ({"brackets": True}, r"ASHA: brackets must be an int >= 1, got True"),
+    ({"brackets": 2.0}, r"ASHA: brackets must be an int >= 1, got 2.0"),
+    ({"max_t": float("inf")}, r"ASHA: max_t must be a number > 0, got inf"),
+    ({"grace_period": float("nan")}, r"ASHA: grace_period must be a number > 0, got nan"),
+    ({"reduction_factor": True}, r"ASHA: reduction_factor must be a number > 1, got True"),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ASHA(**kwargs)
+
+
+def test_numpy_integers_are_integers():
+    from raysweep.schedulers.median import MedianStopping
+
+    assert ASHA(max_t=np.int64(27), brackets=np.int64(2)).brackets == 2
+    assert MedianStopping(min_samples_required=np.int64(2)).min_samples_required == 2

@@ -52,6 +52,17 @@ def test_a_user_searcher_gets_the_rungs():
     assert searcher.budgets == [1.0, 3.0]
 
 
+def test_a_searcher_measuring_budgets_in_another_time_attr_is_refused():
+    searcher = BOHBSearcher()  # training_iteration
+    with pytest.raises(ValueError, match=r"BOHB: the BOHBSearcher measures budgets in "
+                                         r"time_attr='training_iteration' but the scheduler "
+                                         r"in time_attr='time_total_s'"):
+        BOHB(time_attr="time_total_s", max_t=9).validate_searcher(searcher)
+    matching = BOHBSearcher(time_attr="time_total_s")
+    BOHB(time_attr="time_total_s", max_t=9).validate_searcher(matching)
+    assert matching.budgets == [1.0, 3.0, 9.0]
+
+
 def test_the_searcher_refuses_grid_domains():
     from raysweep.space import grid
     with pytest.raises(ValueError, match=r"BOHBSearcher: grid domains"):

@@ -119,6 +119,12 @@ def test_every_report_may_block():
     ({"min_samples_required": 2.5},
      r"MedianStopping: min_samples_required must be an int >= 1, got 2.5"),
     ({"min_time_slice": -1}, r"MedianStopping: min_time_slice must be a number >= 0, got -1"),
+    ({"min_time_slice": float("nan")},
+     r"MedianStopping: min_time_slice must be a number >= 0, got nan"),
+    ({"min_time_slice": float("inf")},
+     r"MedianStopping: min_time_slice must be a number >= 0, got inf"),
+    ({"min_time_slice": True}, r"MedianStopping: min_time_slice must be a number >= 0, got True"),
+    ({"grace_period": float("nan")}, r"MedianStopping: grace_period must be a number > 0, got nan"),
     ({"time_attr": 3}, r"MedianStopping: time_attr must be the name of a result key"),
 ])
 def test_bad_arguments(kwargs, message):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.stats
@@ -186,6 +188,86 @@ def test_pbt_tracks_a_moving_optimum_better_than_fixed_configs():
     assert pbt.best() < fixed.best()
 
 
+def test_a_waiting_trial_that_climbed_to_the_top_resumes_instead_of_forking_from_itself():
+    # Two trials judged in the same poll: b pauses at the bottom, then a falls below it, so by
+    # the time a slot frees b is the best of the population.
+    sched = _pbt(perturbation_interval=3)
+    trials = _population(sched, 2)
+    a, b = trials.values()
+    assert _report(sched, a, 3, 0.5) == C
+    assert _report(sched, b, 3, 0.9) == P
+    assert _report(sched, a, 6, 1.0) == P
+    assert sched.quantiles() == (["00000"], ["00001"])
+    assert sched.next_launch(trials, exhausted=True) == Resume("00001")
+    b.status = TrialStatus.RUNNING
+    launch = sched.next_launch(trials, exhausted=True)
+    assert isinstance(launch, Fork)
+    assert (launch.trial_id, launch.parent_id) == ("00000", "00001")
+
+
+def test_mutations_may_be_functions_as_in_ray_tune():
+    draws = iter(range(100, 200))
+    sched = _pbt(hyperparam_mutations={"lr": lambda: 0.5, "layers": lambda: next(draws)},
+                 resample_probability=0.0, perturbation_factors=(0.8, 1.2))
+    new = sched.explore({"lr": 0.01, "layers": 4})
+    assert new["lr"] in (pytest.approx(0.008), pytest.approx(0.012))  # perturbed, not drawn
+    assert new["layers"] in (3, 5) and isinstance(new["layers"], int)  # an int moves, stays int
+    drawn = sched.explore({})  # a missing value is drawn
+    assert drawn["lr"] == 0.5 and drawn["layers"] == 100
+    sched.resample_probability = 1.0
+    assert sched.explore({"lr": 0.01, "layers": 4}) == {"lr": 0.5, "layers": 101}
+
+
+def test_a_mutation_function_must_take_no_arguments():
+    with pytest.raises(ValueError, match=r"PBT: hyperparam_mutations\['lr'\] must be a "
+                                         r"function of no arguments"):
+        PBT(hyperparam_mutations={"lr": lambda config: 0.1})
+
+
+def test_custom_explore_fn_edits_every_explored_config():
+    def clamp(config):
+        config["lr"] = min(config["lr"], 0.01)
+        config["tag"] = "explored"
+        return config
+
+    sched = _pbt(hyperparam_mutations={"lr": [0.001, 0.01, 0.1]}, custom_explore_fn=clamp)
+    for _ in range(20):
+        new = sched.explore({"lr": 0.1})
+        assert new["lr"] <= 0.01 and new["tag"] == "explored"
+    only = _pbt(hyperparam_mutations=None, custom_explore_fn=lambda c: dict(c, lr=c["lr"] / 2))
+    assert only.explore({"lr": 0.1}) == {"lr": 0.05}
+    broken = _pbt(custom_explore_fn=lambda c: None)
+    with pytest.raises(TypeError, match="PBT: custom_explore_fn must return the config dict, "
+                                        "got NoneType"):
+        broken.explore({"lr": 0.1})
+
+
+def test_burn_in_period_delays_the_first_ranking():
+    sched = _pbt(perturbation_interval=2, burn_in_period=5)
+    trials = _population(sched, 2)
+    a, b = trials.values()
+    for iteration in (1, 2, 3, 4):  # 2 and 4 are multiples of the interval, but burning in
+        assert _report(sched, a, iteration, 0.1) == C
+        assert _report(sched, b, iteration, 0.9) == C
+    assert sched.scores_ == {}
+    assert _report(sched, a, 5, 0.1) == C  # the first result past the burn-in is ranked
+    assert _report(sched, b, 5, 0.9) == P
+    assert 5 in sched.blocking_iterations(a) and 6 in sched.blocking_iterations(a)
+    launch = sched.next_launch(trials, exhausted=False)
+    assert isinstance(launch, Fork) and (launch.trial_id, launch.parent_id) == ("00001", "00000")
+
+
+def test_a_mutation_missing_from_the_config_is_warned_about_once():
+    sched = _pbt(hyperparam_mutations={"lr": [0.1, 0.2], "opt": {"momentum": [0.8, 0.9]}})
+    with pytest.warns(UserWarning, match=r"PBT: hyperparam_mutations \['opt/momentum'\] are "
+                                         r"not in the config of trial 00000"):
+        sched.on_trial_add(Trial("00000", {"lr": 0.1, "opt": {}}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sched.on_trial_add(Trial("00001", {}))  # once is enough
+        _pbt().on_trial_add(Trial("00000", {"lr": 0.1}))  # nothing missing
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({}, r"PBT: hyperparam_mutations must be a non-empty dict .* got None"),
     ({"hyperparam_mutations": {}}, r"PBT: hyperparam_mutations must be a non-empty dict"),
@@ -199,6 +281,18 @@ def test_pbt_tracks_a_moving_optimum_better_than_fixed_configs():
     ({"resample_probability": 2}, r"PBT: resample_probability must be a number in \[0, 1\]"),
     ({"perturbation_factors": ()}, r"PBT: perturbation_factors must be a non-empty sequence"),
     ({"perturbation_factors": (0.8, -1)}, r"PBT: perturbation_factors must be .* > 0"),
+    ({"perturbation_factors": (0.8, float("nan"))}, r"PBT: perturbation_factors must be"),
+    ({"quantile_fraction": 0}, r"PBT: quantile_fraction must be a number in \(0, 0.5\], got 0"),
+    ({"quantile_fraction": True}, r"PBT: quantile_fraction must be .*, got True"),
+    ({"resample_probability": float("nan")}, r"PBT: resample_probability must be .*, got nan"),
+    ({"burn_in_period": -1}, r"PBT: burn_in_period must be a number >= 0, got -1"),
+    ({"burn_in_period": float("inf")}, r"PBT: burn_in_period must be a number >= 0, got inf"),
+    ({"burn_in_period": True}, r"PBT: burn_in_period must be a number >= 0, got True"),
+    ({"custom_explore_fn": 3}, r"PBT: custom_explore_fn must be None or a function"),
+    ({"hyperparam_mutations": {"lr": {1, 2}}},
+     r"PBT: hyperparam_mutations\['lr'\] must be a raysweep domain"),
+    ({"hyperparam_mutations": {"lr": 0.1}, "custom_explore_fn": lambda c: c},
+     r"PBT: hyperparam_mutations\['lr'\] must be a raysweep domain"),
 ])
 def test_bad_arguments(kwargs, message):
     if "hyperparam_mutations" not in kwargs and kwargs:

@@ -39,6 +39,10 @@ FACTORIES = {
     "pbt": lambda time_attr="training_iteration": PBT(
         time_attr=time_attr, perturbation_interval=3,
         hyperparam_mutations={"x": X_VALUES}, resample_probability=0.25),
+    # the first ranking at 4, past the burn-in, is not a multiple of the interval
+    "pbt-burn-in": lambda time_attr="training_iteration": PBT(
+        time_attr=time_attr, perturbation_interval=3, burn_in_period=3.5,
+        hyperparam_mutations={"x": X_VALUES}, custom_explore_fn=dict),
 }
 
 
@@ -217,6 +221,13 @@ def test_every_scheduler_is_selectable_by_name(name):
     sched = make_scheduler(name)
     assert sched.name == name
     assert type(sched).__name__ in schedulers.__all__
+
+
+@pytest.mark.parametrize(("alias", "name"), [
+    ("async_hyperband", "asha"), ("AsyncHyperBand", "asha"), ("median_stopping_rule", "median"),
+    ("hb_bohb", "bohb")])
+def test_ray_tune_scheduler_names_are_understood(alias, name):
+    assert make_scheduler(alias).name == name
 
 
 def test_pbt_by_name_says_what_is_missing():

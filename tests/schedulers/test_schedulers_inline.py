@@ -162,3 +162,25 @@ def test_hyperband_with_an_objective_shorter_than_max_t(storage):
                      storage_path=storage)
     # the best trial pauses at rung 3, is promoted, and has nothing left to run
     assert set(results.dataframe().status) == {"TERMINATED"}
+
+
+def test_pbt_with_ray_tune_style_mutations_forks_on_the_simulator(storage):
+    """Function mutations (Ray Tune's form), a burn-in and custom_explore_fn, end to end."""
+
+    def sim_curve(config, iteration):
+        return 1.0, {"loss": config["x"] + 1.0 / iteration}
+
+    pbt = rs.schedulers.PBT(perturbation_interval=2, burn_in_period=3, resample_probability=1.0,
+                            hyperparam_mutations={"x": lambda: 0.05},
+                            custom_explore_fn=lambda c: dict(c, explored=True))
+    results = rs.run(curve, SPACE, metric="loss", num_samples=8, seed=0, verbose=0,
+                     scheduler=pbt, storage_path=storage,
+                     executor=rs.Simulated(workers=4, curve=sim_curve, max_iterations=12,
+                                           checkpoints="blocking"))
+    forks = [step for trial_id in results.dataframe().trial_id
+             for step in results.pbt_schedule(trial_id)[1:]]
+    assert forks
+    for step in forks:
+        assert step["config"]["x"] == 0.05 and step["config"]["explored"] is True
+        assert step["parent_id"] is not None
+        assert step["training_iteration"] >= 3  # nobody is ranked during the burn-in
