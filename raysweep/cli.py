@@ -2,7 +2,7 @@
 
     raysweep ls [STORAGE]                       experiments under STORAGE (~/raysweep_results)
     raysweep show DIR [-n 10] [--sort COL] [--asc|--desc] [--columns a,b,c]
-    raysweep export DIR --format csv|parquet|json [--out FILE] [--history]
+    raysweep export DIR [--format csv|parquet|json] [--out FILE] [--history]
     raysweep plot DIR --out FILE.png [--kind dashboard|history|parallel|curves|importance|lineage]
 
 A missing directory, a directory that is not a raysweep experiment, or a corrupt journal is
@@ -24,6 +24,7 @@ from raysweep import storage
 
 EXIT_USAGE = 2
 _PLOT_KINDS = ("dashboard", "history", "parallel", "curves", "importance", "lineage")
+_MAX_DPI = 1200  # a 15 x 9 inch dashboard is then 18000 x 10800 pixels
 
 
 class CommandError(Exception):
@@ -50,6 +51,10 @@ def _check_experiment(path: str) -> tuple[str, dict[str, Any]]:
     if not isinstance(settings, dict) or not {"metric", "mode"} <= settings.keys():
         raise CommandError(f"{path}: not a raysweep experiment directory ({storage.EXPERIMENT_FILE}"
                            " has no metric/mode)")
+    if not isinstance(settings["metric"], str) or settings["mode"] not in ("min", "max"):
+        raise CommandError(f"{file}: unreadable experiment settings (metric must be a string and "
+                           f"mode 'min' or 'max', got metric={settings['metric']!r}, "
+                           f"mode={settings['mode']!r})")
     return path, settings
 
 
@@ -60,8 +65,13 @@ def _load(path: str):
     path, _ = _check_experiment(path)
     try:
         return load(path)
-    except CorruptJournal as exc:
-        raise CommandError(str(exc).splitlines()[0]) from None
+    except (CorruptJournal, OSError, ValueError) as exc:
+        raise CommandError(str(exc).splitlines()[0] or type(exc).__name__) from None
+    except (KeyError, TypeError, AttributeError) as exc:  # a journal line that is JSON but
+        # not an event raysweep can apply (edited by hand, or written by another tool)
+        raise CommandError(f"{os.path.join(path, storage.JOURNAL_FILE)}: an event raysweep "
+                           f"cannot read ({type(exc).__name__}: {exc}); the journal is corrupt"
+                           ) from None
 
 
 def _tail_event(path: str) -> dict[str, Any] | None:
@@ -172,7 +182,10 @@ def _driver_state(path: str, tail: dict[str, Any] | None) -> str:
         with open(os.path.join(path, storage.LOCK_FILE), encoding="utf-8") as handle:
             words = handle.read().split()
         if len(words) >= 4 and words[0] == "pid" and words[3] == socket.gethostname():
-            os.kill(int(words[1]), 0)
+            try:
+                os.kill(int(words[1]), 0)  # ProcessLookupError: the driver is gone
+            except PermissionError:  # alive, run by another user
+                pass
             return f"running (pid {words[1]})"
     except (OSError, ValueError):
         pass
@@ -190,8 +203,10 @@ def _print_table(rows: list[dict[str, Any]], out) -> None:
 # ------------------------------------------------------------------------------ commands
 def cmd_ls(args: argparse.Namespace) -> int:
     root = os.path.abspath(os.path.expanduser(args.storage or storage.default_storage_path()))
-    if not os.path.isdir(root):
+    if not os.path.exists(root):
         raise CommandError(f"{root}: no such directory")
+    if not os.path.isdir(root):
+        raise CommandError(f"{root}: not a directory")
     if storage.is_experiment_dir(root):
         candidates = [root]
     else:
@@ -203,10 +218,12 @@ def cmd_ls(args: argparse.Namespace) -> int:
         try:
             _, settings = _check_experiment(path)
             rows.append(_experiment_row(path, settings))
-        except (CommandError, ValueError, OSError) as exc:
+        except Exception as exc:  # noqa: BLE001 - one unreadable experiment must not hide others
+            why = str(exc) if isinstance(exc, (CommandError, OSError, ValueError)) else \
+                f"corrupt journal ({type(exc).__name__}: {exc})"
             rows.append({"name": os.path.basename(path), "trials": "?", "status": "unreadable",
-                         "metric": "-", "best": "-", "state": str(exc).splitlines()[0][:60],
-                         "updated": "-"})
+                         "metric": "-", "best": "-",
+                         "state": (why.splitlines() or ["?"])[0][:60], "updated": "-"})
     if not rows:
         print(f"no raysweep experiments in {root}", file=sys.stdout)
         return 0
@@ -239,10 +256,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from raysweep import _present  # noqa: PLC0415
 
-    results = _load(args.dir)
-    frame = _present.trials_frame(results, include_history=args.history)
+    _check_experiment(args.dir)  # a missing or foreign DIR is reported first
     out = args.out
-    if args.format == "parquet":
+    fmt = _export_format(args.format, out)
+    if fmt == "parquet":
         if out is None or out == "-":
             raise CommandError("export --format parquet needs --out FILE (parquet is binary)")
         try:
@@ -250,6 +267,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         except ImportError:
             raise CommandError("export --format parquet needs pyarrow: pip install "
                                "'raysweep[parquet]'") from None
+    if out not in (None, "-"):
+        out = _check_out(out)
+    results = _load(args.dir)
+    frame = _present.trials_frame(results, include_history=args.history)
+    if fmt == "parquet":
         # Parquet columns need one type: mixed object columns (a conditional parameter that is
         # a number in some trials and a string in others) are written as text.
         frame = frame.copy()
@@ -260,20 +282,86 @@ def cmd_export(args: argparse.Namespace) -> int:
                     frame[column] = frame[column].map(
                         lambda v: None if _missing(v) else
                         (json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v)))
-        frame.to_parquet(out, index=False)
-    elif args.format == "csv":
-        text = frame.to_csv(index=False)
-        _write_text(out, text)
+        try:
+            frame.to_parquet(out, index=False)
+        except OSError as exc:
+            raise CommandError(f"{out}: cannot write ({exc})") from None
+        except (TypeError, ValueError) as exc:  # pyarrow's ArrowTypeError / ArrowInvalid
+            raise CommandError(f"{out}: cannot write these trials as parquet "
+                               f"({str(exc).splitlines()[0]}); try --format csv") from None
+    elif fmt == "csv":
+        _write_text(out, frame.to_csv(index=False))
     else:
-        text = frame.to_json(orient="records", lines=True, default_handler=str)
-        _write_text(out, text)
+        _write_text(out, _json_lines(frame))
     if out not in (None, "-"):
         print(f"wrote {len(frame)} rows to {out}", file=sys.stderr)
     return 0
 
 
+_SUFFIX_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json",
+                   ".jsonl": "json", ".ndjson": "json"}
+
+
+def _export_format(given: str | None, out: str | None) -> str:
+    """``--format``, or the one ``--out``'s suffix names (``x.parquet``), or csv."""
+    if given is not None:
+        return "json" if given == "jsonl" else given
+    suffix = os.path.splitext(out or "")[1].lower()
+    return _SUFFIX_FORMATS.get(suffix, "csv")
+
+
 def _missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _check_out(out: str) -> str:
+    """``--out`` as an absolute path, or a CommandError when it cannot be written there."""
+    path = os.path.abspath(os.path.expanduser(out))
+    if os.path.isdir(path):
+        raise CommandError(f"{path}: --out is a directory; give a file name")
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise CommandError(f"{directory}: no such directory for --out")
+    return path
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-able value: NaN and infinities become null (as pandas writes them), numpy
+    scalars Python numbers, tuples lists; anything else unknown its ``str``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v) for v in value]
+    item = getattr(value, "item", None)
+    if callable(item):
+        try:
+            return _json_value(item())
+        except (TypeError, ValueError):
+            pass
+    return None if _is_na(value) else str(value)
+
+
+def _is_na(value: Any) -> bool:
+    try:
+        import pandas as pd  # noqa: PLC0415
+
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _json_lines(frame: Any) -> str:
+    """One JSON object per row. Floats keep all their digits (pandas' ``to_json`` rounds
+    them to 10), so exported configs and metrics are the journal's numbers exactly."""
+    columns = [str(c) for c in frame.columns]
+    encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
+    lines = [encode({c: _json_value(v) for c, v in zip(columns, row)})
+             for row in frame.itertuples(index=False, name=None)]
+    return "".join(line + "\n" for line in lines)
 
 
 def _write_text(out: str | None, text: str) -> None:
@@ -281,7 +369,10 @@ def _write_text(out: str | None, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        storage.atomic_write(os.path.abspath(out), text)
+        try:
+            storage.atomic_write(os.path.abspath(os.path.expanduser(out)), text)
+        except OSError as exc:
+            raise CommandError(f"{out}: cannot write ({exc.strerror or exc})") from None
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -290,17 +381,33 @@ def cmd_plot(args: argparse.Namespace) -> int:
     except ImportError:
         raise CommandError("raysweep plot needs matplotlib: pip install 'raysweep[plot]'") \
             from None
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
     from raysweep import plot  # noqa: PLC0415
 
+    _check_experiment(args.dir)  # a missing or foreign DIR is reported before --out
+    out = _check_out(args.out)
+    suffix = os.path.splitext(out)[1].lower().lstrip(".")
+    formats = sorted(Figure().canvas.get_supported_filetypes())
+    if suffix not in formats:
+        raise CommandError(f"--out must end in an image type matplotlib writes "
+                           f"({', '.join('.' + f for f in formats)}), got {args.out!r}")
+    if not 1 <= args.dpi <= _MAX_DPI:
+        raise CommandError(f"--dpi must be between 1 and {_MAX_DPI}, got {args.dpi}")
     results = _load(args.dir)
     draw = {"dashboard": plot.dashboard, "history": plot.history,
             "parallel": plot.parallel_coordinates, "curves": plot.learning_curves,
             "importance": plot.importance, "lineage": plot.pbt_lineage}[args.kind]
-    figure = draw(results)
-    directory = os.path.dirname(os.path.abspath(args.out))
-    if not os.path.isdir(directory):
-        raise CommandError(f"{directory}: no such directory for --out")
-    figure.savefig(args.out, dpi=args.dpi, bbox_inches="tight")
+    try:
+        figure = draw(results)
+    except ValueError as exc:  # a plot that cannot be drawn from this experiment
+        raise CommandError(str(exc).splitlines()[0]) from None
+    try:
+        figure.savefig(out, dpi=args.dpi, bbox_inches="tight")
+    except OSError as exc:
+        raise CommandError(f"{args.out}: cannot write ({exc.strerror or exc})") from None
+    except (RuntimeError, ValueError) as exc:  # e.g. pgf without LaTeX, an image too large
+        raise CommandError(f"{args.out}: cannot draw ({str(exc).splitlines()[0]})") from None
     print(f"wrote {args.kind} plot of {len(results)} trials to {args.out}", file=sys.stderr)
     return 0
 
@@ -326,19 +433,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = commands.add_parser("show", help="summary and best trials of one experiment")
     show.add_argument("dir", help="experiment directory")
-    show.add_argument("-n", type=int, default=10, help="rows in the table (default 10)")
-    show.add_argument("--sort", help="column to sort by (default the metric); C = config/C")
+    show.add_argument("-n", "--top", dest="n", type=int, default=10, metavar="N",
+                      help="rows in the table (default 10; 0: summary only)")
+    show.add_argument("--sort", metavar="COLUMN",
+                      help="column to sort by (default the metric); C = config/C")
     direction = show.add_mutually_exclusive_group()
     direction.add_argument("--asc", dest="ascending", action="store_true", default=None,
                            help="smallest first (default for a min metric)")
     direction.add_argument("--desc", dest="ascending", action="store_false",
                            help="largest first (default for a max metric)")
-    show.add_argument("--columns", help="comma-separated columns (C = config/C)")
+    show.add_argument("--columns", metavar="A,B,...",
+                      help="comma-separated columns (C = config/C)")
     show.set_defaults(func=cmd_show)
 
     export = commands.add_parser("export", help="write the trials table as csv, parquet or json")
     export.add_argument("dir", help="experiment directory")
-    export.add_argument("--format", choices=("csv", "parquet", "json"), default="csv")
+    export.add_argument("--format", choices=("csv", "parquet", "json", "jsonl"),
+                        help="csv, parquet (needs pyarrow and --out) or json (JSON Lines: one "
+                        "object per trial); default: from --out's suffix, else csv")
     export.add_argument("--out", help="output file (default stdout for csv/json)")
     export.add_argument("--history", action="store_true", help="one row per report")
     export.set_defaults(func=cmd_export)
@@ -346,8 +458,12 @@ def build_parser() -> argparse.ArgumentParser:
     plot = commands.add_parser("plot", help="draw a plot to an image file")
     plot.add_argument("dir", help="experiment directory")
     plot.add_argument("--out", required=True, help="image file (.png, .svg, .pdf)")
-    plot.add_argument("--kind", choices=_PLOT_KINDS, default="dashboard")
-    plot.add_argument("--dpi", type=int, default=110)
+    plot.add_argument("--kind", choices=_PLOT_KINDS, default="dashboard",
+                      help="dashboard (default: history, importance, parallel coordinates and "
+                      "learning curves or PBT lineage), history, parallel, curves, importance "
+                      "or lineage (PBT runs only)")
+    plot.add_argument("--dpi", type=int, default=110,
+                      help=f"resolution of raster images (1 to {_MAX_DPI}, default 110)")
     plot.set_defaults(func=cmd_plot)
     return parser
 

@@ -68,6 +68,18 @@ def _metric_values(results: Any, frame: pd.DataFrame) -> np.ndarray:
     return values
 
 
+def _non_finite_reports(results: Any, finite: np.ndarray) -> int:
+    """How many trials (not failed) reported the metric as NaN, inf or a non-number; ``finite``
+    is ``_metric_values(...)`` finiteness, row for row with ``results.trials``."""
+    count = 0
+    for trial, ok in zip(results.trials, finite):
+        if ok or trial.status.value == "ERROR":
+            continue
+        result = (trial.best_result if results.scope == "all" else None) or trial.last_result
+        count += bool(result) and results.metric in result
+    return count
+
+
 def _auto_log(values: np.ndarray) -> bool:
     """Log scale for positive values spanning 3 decades and crowded at the low end."""
     finite = values[np.isfinite(values)]
@@ -182,8 +194,11 @@ def history(results: Any, *, ax: Any = None, log_y: bool | None = None) -> Any:
     ax.set_xlabel("trial")
     ax.set_ylabel(results.metric)
     finite = np.isfinite(values)
+    failed = int((frame["status"] == "ERROR").sum())
     if not finite.any():
-        _message(ax, f"no trial has a finite {results.metric} yet")
+        _message(ax, f"all {failed} trials failed: no {results.metric} to show"
+                 if failed and failed == len(frame) else
+                 f"no trial has a finite {results.metric} yet")
         return figure
     x = np.arange(len(frame))
     done = (frame["status"] == "TERMINATED").to_numpy()
@@ -199,9 +214,11 @@ def history(results: Any, *, ax: Any = None, log_y: bool | None = None) -> Any:
     best = (series.cummin() if results.mode == "min" else series.cummax()).ffill()
     ax.step(x, best.to_numpy(), where="post", color="tab:red", linewidth=1.6,
             label="best so far")
-    failed = int((frame["status"] == "ERROR").sum())
     if failed:
         ax.plot([], [], " ", label=f"{failed} failed (not shown)")
+    reported = _non_finite_reports(results, finite)
+    if reported:  # NaN, inf or a non-number: a diverged trial should not look absent
+        ax.plot([], [], " ", label=f"{reported} with non-finite {results.metric} (not shown)")
     if log_y if log_y is not None else _auto_log(values):
         ax.set_yscale("log")
     from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
@@ -470,6 +487,9 @@ def learning_curves(results: Any, *, ax: Any = None, max_curves: int = 100, seed
     shown = (f"{len(chosen)} of {len(ids)} trials (best {max(1, max_curves // 2)} + random "
              "sample)" if thinned else f"{len(ids)} trials")
     ax.set_title(f"learning curves: {shown}")
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # iterations are whole numbers
     ax.grid(alpha=0.3)
     return figure
 
@@ -596,11 +616,19 @@ def pbt_lineage(results: Any, *, ax: Any = None, max_trials: int = 60) -> Any:
 
     Returns:
         matplotlib.figure.Figure
+
+    An experiment run with another scheduler (no trial ever cloned another) has no lineage:
+    the figure says so instead of drawing one flat lane per trial.
     """
     _check_limit("max_trials", max_trials)
     from matplotlib.collections import LineCollection  # noqa: PLC0415
 
     results = _results(results)
+    not_pbt = _not_pbt(results)
+    if not_pbt is not None:
+        figure, ax = _figure(ax, (8.0, 3.0))
+        _message(ax, not_pbt)
+        return figure
     frame = results.dataframe()
     values = _metric_values(results, frame)
     ids = frame["trial_id"].tolist()
@@ -660,6 +688,21 @@ def pbt_lineage(results: Any, *, ax: Any = None, max_trials: int = 60) -> Any:
     note = f"{forks} exploit steps" if forks else "no exploit steps (not a PBT run?)"
     ax.set_title(f"PBT lineage: {shown}, {note}")
     return figure
+
+
+def _not_pbt(results: Any) -> str | None:
+    """Why there is no lineage to draw (the settings name a scheduler that is not PBT and no
+    trial forked), else None. Experiments whose settings do not say are drawn."""
+    scheduler = (results.settings or {}).get("scheduler")
+    if not isinstance(scheduler, str) or not scheduler:
+        return None
+    if "pbt" in scheduler.lower() or "populationbased" in scheduler.lower().replace(" ", ""):
+        return None
+    if any(t.parent_id is not None for t in results.trials):
+        return None
+    name = (results.settings or {}).get("name") or results.path or "this experiment"
+    return (f"{name!r} is not a PBT run (scheduler {scheduler!r}, no trial cloned another): "
+            "no lineage to draw; try learning_curves or history")
 
 
 # ------------------------------------------------------------------------------- dashboard

@@ -71,6 +71,9 @@ class _Tracker:
         self.time_budget_s = time_budget_s
         self.start = time.monotonic()
         self.start_wall = time.time()
+        self._elapsed = lambda: time.monotonic() - self.start
+        self._origin: float | None = None  # a virtual clock's wall time at its zero
+        self._virtual_wall: Any = None
         self._seen = 0
         self._open: dict[str, Trial] = {}
         self._finished: dict[str, int] = {}
@@ -91,7 +94,54 @@ class _Tracker:
             return (loss, trial)
         return best
 
+    def follow_clock(self, executor: Any) -> None:
+        """Measure time on ``executor``'s clock when it is virtual (the simulated executor).
+
+        The controller's time budget and the trials' timestamps are then in virtual seconds, so
+        the elapsed time, the ETA, the budget bar and the test for "finished in an earlier
+        session" must be too. Call before the first ``scan``; real clocks change nothing.
+        """
+        now, wall = getattr(executor, "now", None), getattr(executor, "wall_time", None)
+        if not callable(now) or not callable(wall):
+            return
+        try:
+            if abs(float(now()) - time.monotonic()) <= 1.0:
+                return  # the real monotonic clock
+            origin = float(wall()) - float(now())
+        except Exception:  # noqa: BLE001 - an executor that cannot tell: keep the real clock
+            return
+        if not math.isfinite(origin):
+            return
+        self._origin = origin
+        self._virtual_wall = wall
+
+    def _earlier(self, trial: Trial) -> bool:
+        """Whether ``trial`` was created before this session (a resumed experiment)."""
+        if self._origin is not None:  # virtual clock: this session's trials start at origin
+            return trial.created_at < self._origin - 1e-3
+        return bool(trial.created_at) and trial.created_at < self.start_wall - 1.0
+
+    def _start_virtual(self, trials: dict[str, Trial]) -> None:
+        """On a virtual clock, elapsed time counts from this session's first trial."""
+        wall = self._virtual_wall
+        starts = [t.created_at for t in trials.values() if not self._earlier(t)]
+        try:
+            begin = min(starts) if starts else float(wall())
+        except Exception:  # noqa: BLE001 - the clock broke: back to the real one
+            self._origin = None
+            return
+
+        def elapsed() -> float:
+            try:
+                return max(0.0, float(wall()) - begin)
+            except Exception:  # noqa: BLE001
+                return 0.0
+
+        self._elapsed = elapsed
+
     def scan(self, trials: dict[str, Trial], slots: int | None) -> Snapshot:
+        if self._done_before is None and self._origin is not None:
+            self._start_virtual(trials)
         new = list(itertools.islice(trials.values(), self._seen, None))
         self._seen += len(new)
         for trial in new:
@@ -105,7 +155,7 @@ class _Tracker:
             status = trial.status.value
             self._finished[status] = self._finished.get(status, 0) + 1
             self._best = self._consider(trial, self._loss(trial), self._best)
-            if trial.created_at and trial.created_at < self.start_wall - 1.0:
+            if self._done_before is None and self._earlier(trial):
                 earlier += 1  # finished before this session (a resumed experiment)
                 continue
             if trial.status is TrialStatus.ERROR:
@@ -122,7 +172,7 @@ class _Tracker:
                 running += 1
             best = self._consider(trial, self._loss(trial), best)
         done = sum(self._finished.values())
-        elapsed = time.monotonic() - self.start
+        elapsed = self._elapsed()
         fraction, eta = self._eta(done, elapsed)
         snapshot = Snapshot(counts=counts, done=done, total=self.total, elapsed_s=elapsed,
                             eta_s=eta, fraction=fraction, errors=list(self._errors),
@@ -267,6 +317,7 @@ class PlainReporter:
         self._scan_interval_s = min(0.5, interval_s)
         self._snapshot: Snapshot | None = None
         self._slots: int | None = None
+        self._clock_set = False
         self._controller: Any = None
         self._closed = False
 
@@ -288,6 +339,9 @@ class PlainReporter:
             self._print(status_line(snapshot, self.metric))
 
     def _scan(self, controller: Any) -> Snapshot:
+        if not self._clock_set:
+            self._clock_set = True
+            self._tracker.follow_clock(getattr(controller, "executor", None))
         if self._slots is None:
             self._slots = _slots(controller)
         self._snapshot = self._tracker.scan(controller.trials, self._slots)
@@ -542,6 +596,24 @@ class _Silent(PlainReporter):
         return None
 
 
+def _in_ci() -> bool:
+    """Whether a CI service runs us (``CI`` set, as GitHub, GitLab and most others do).
+
+    CI logs keep every redraw of a live panel (rich calls a log a terminal when
+    ``FORCE_COLOR`` is set, which many CI setups do), so a stream that is not really a
+    terminal gets plain lines there even when rich says otherwise.
+    """
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def _isatty(stream: Any) -> bool:
+    """Whether ``stream`` says it is a terminal (rich may call a pipe one: ``FORCE_COLOR``)."""
+    try:
+        return bool(stream.isatty())
+    except Exception:  # noqa: BLE001 - no isatty, or a closed stream
+        return False
+
+
 def make_reporter(*, metric: str, mode: str, total: int | None, verbose: int = 1,
                   time_budget_s: float | None = None, scope: str = "last",
                   name: str | None = None, stream: Any = None,
@@ -549,8 +621,9 @@ def make_reporter(*, metric: str, mode: str, total: int | None, verbose: int = 1
     """The right display for where the run prints.
 
     A Jupyter kernel gets the panel in its cell, a terminal gets the live rich panel, anything
-    else (a pipe, a CI log, a file) gets plain lines every ``interval_s`` seconds. The
-    environment variable ``RAYSWEEP_PROGRESS`` (``live``, ``plain`` or ``off``) overrides it.
+    else (a pipe, a file, a CI log: ``CI`` set, even with ``FORCE_COLOR``) gets plain lines
+    every ``interval_s`` seconds. The environment variable ``RAYSWEEP_PROGRESS`` (``live``,
+    ``plain`` or ``off``) overrides it.
 
     Args:
         metric: The experiment's metric.
@@ -582,6 +655,7 @@ def make_reporter(*, metric: str, mode: str, total: int | None, verbose: int = 1
                 return JupyterReporter(name=name, **common)
             except ImportError:
                 pass
-        elif choice == "live" or (console.is_terminal and not console.is_dumb_terminal):
+        elif choice == "live" or (console.is_terminal and not console.is_dumb_terminal
+                                  and (_isatty(console.file) or not _in_ci())):
             return LiveReporter(console=console, name=name, **common)
     return PlainReporter(stream=stream, interval_s=interval_s, **common)

@@ -224,7 +224,7 @@ def test_export_parquet(experiments, tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------------- plot
-@pytest.mark.parametrize("kind", ["dashboard", "history", "curves", "lineage"])
+@pytest.mark.parametrize("kind", ["dashboard", "history", "parallel", "curves", "importance"])
 def test_plot_writes_an_image(kind, experiments, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     out_file = tmp_path / f"{kind}.png"
@@ -380,3 +380,148 @@ def test_top_summary_and_html(experiments):
     html = _present.repr_html(results)
     assert html.startswith("<div><b>raysweep Results</b>: 60 trials")
     assert html.count("<tr") == 11 and "best 10 of 60 by loss" in html
+
+
+# ------------------------------------------------------------------ bad input, one line each
+def _one_line_error(code, out, err, *fragments):
+    assert code == 2 and out == "", (code, out, err)
+    assert err.count("\n") == 1 and err.startswith("raysweep: error: "), err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_ls_of_a_file_says_not_a_directory(tmp_path, capsys):
+    file = tmp_path / "notes.txt"
+    file.write_text("hello")
+    _one_line_error(*_cli(capsys, "ls", str(file)), f"{file}: not a directory")
+
+
+def test_export_to_a_bad_out_is_one_line_and_writes_nothing(experiments, tmp_path, capsys):
+    path = os.path.join(experiments, "oneshot")
+    for fmt in ("csv", "json", "parquet"):
+        missing = tmp_path / "no" / f"trials.{fmt}"
+        _one_line_error(*_cli(capsys, "export", path, "--format", fmt, "--out", str(missing)),
+                        "no such directory for --out", str(missing.parent))
+        _one_line_error(*_cli(capsys, "export", path, "--format", fmt, "--out",
+                              str(tmp_path)), "--out is a directory")
+    assert sorted(os.listdir(tmp_path)) == []
+    # a missing experiment is reported first, whatever --out is
+    _one_line_error(*_cli(capsys, "export", str(tmp_path / "nope"), "--out", str(tmp_path)),
+                    "no such directory")
+
+
+def test_export_format_follows_the_out_suffix(experiments, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    path = os.path.join(experiments, "oneshot")
+    code, _, err = _cli(capsys, "export", path, "--out", str(tmp_path / "t.parquet"))
+    assert code == 0, err
+    assert len(pd.read_parquet(tmp_path / "t.parquet")) == 60  # parquet, not csv in disguise
+    code, _, _ = _cli(capsys, "export", path, "--out", str(tmp_path / "t.jsonl"))
+    assert code == 0 and len(pd.read_json(tmp_path / "t.jsonl", lines=True)) == 60
+    code, _, _ = _cli(capsys, "export", path, "--format", "jsonl")
+    assert code == 0
+
+
+def test_export_json_keeps_every_digit_and_writes_null_for_non_finite(tmp_path, capsys):
+    def objective(config):
+        return {"loss": float("nan") if config["x"] < 0.3 else
+                (float("inf") if config["x"] > 0.8 else config["x"]), "note": "é/ü"}
+
+    results = rs.run(objective, {"x": rs.uniform(0, 1)}, metric="loss", num_samples=20,
+                     seed=5, executor="inline", storage_path=str(tmp_path), name="nan",
+                     verbose=0)
+    code, out, _ = _cli(capsys, "export", str(tmp_path / "nan"), "--format", "json")
+    assert code == 0
+    records = [json.loads(line) for line in out.splitlines()]  # strict JSON, one per line
+    assert [r["trial_id"] for r in records] == [t.trial_id for t in results.trials]
+    for record, trial in zip(records, results.trials):
+        assert record["config/x"] == trial.config["x"]  # exactly, not rounded to 10 digits
+        value = trial.last_result["loss"]
+        assert record["loss"] == (value if value == value and abs(value) != float("inf")
+                                  else None)
+    assert "NaN" not in out and "Infinity" not in out and "\\/" not in out
+    assert records[0]["note"] == "é/ü"
+
+
+def test_plot_checks_out_and_dpi_before_drawing(experiments, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    path = os.path.join(experiments, "curves")
+    _one_line_error(*_cli(capsys, "plot", path, "--out", str(tmp_path / "x.xyz")),
+                    "--out must end in an image type", ".png", "'" + str(tmp_path / "x.xyz"))
+    _one_line_error(*_cli(capsys, "plot", path, "--out", str(tmp_path / "noext")),
+                    "--out must end in an image type")
+    _one_line_error(*_cli(capsys, "plot", path, "--out", str(tmp_path)), "--out is a directory")
+    _one_line_error(*_cli(capsys, "plot", path, "--out", str(tmp_path / "x.png"), "--dpi", "0"),
+                    "--dpi must be between 1 and 1200, got 0")
+    assert os.listdir(tmp_path) == []
+    code, _, err = _cli(capsys, "plot", path, "--out", str(tmp_path / "x.svg"), "--kind",
+                        "history")
+    assert code == 0 and (tmp_path / "x.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_plot_lineage_of_a_pbt_run_and_of_another_run(experiments, tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    code, _, err = _cli(capsys, "plot", os.path.join(experiments, "curves"), "--out",
+                        str(tmp_path / "l.png"), "--kind", "lineage")
+    assert code == 0, err  # not a PBT run: the figure says there is no lineage
+    assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pbt = tmp_path / "pbt"
+    pbt.mkdir()
+    (pbt / "experiment.json").write_text(json.dumps({"metric": "loss", "mode": "min",
+                                                     "scheduler": "pbt"}))
+    events = [{"e": "new", "id": t, "c": {"lr": lr}} for t, lr in (("00000", 0.1),
+                                                                   ("00001", 0.5))]
+    events += [{"e": "r", "id": t, "r": {"loss": 1.0 / s, "training_iteration": s}, "ck": 1}
+               for s in (1, 2) for t in ("00000", "00001")]
+    events += [{"e": "fork", "id": "00001", "p": "00000", "c": {"lr": 0.12}, "i": 2, "ci": 2},
+               {"e": "r", "id": "00001", "r": {"loss": 0.3, "training_iteration": 3}}]
+    events += [{"e": "s", "id": t, "s": "TERMINATED"} for t in ("00000", "00001")]
+    (pbt / "journal.jsonl").write_text("\n".join(json.dumps(e) for e in events) + "\n")
+    code, _, err = _cli(capsys, "plot", str(pbt), "--out", str(tmp_path / "l.png"), "--kind",
+                        "lineage")
+    assert code == 0, err
+    assert (tmp_path / "l.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_bad_settings_and_unreadable_events_are_one_line(experiments, tmp_path, capsys):
+    bad_mode = tmp_path / "bad_mode"
+    bad_mode.mkdir()
+    (bad_mode / "experiment.json").write_text(json.dumps({"metric": "loss", "mode": "best"}))
+    for command in ("show", "export"):
+        _one_line_error(*_cli(capsys, command, str(bad_mode)), "mode 'min' or 'max'",
+                        "mode='best'")
+    odd = tmp_path / "odd_event"
+    odd.mkdir()
+    (odd / "experiment.json").write_text(json.dumps({"metric": "loss", "mode": "min"}))
+    (odd / "journal.jsonl").write_text('{"e": "new"}\n{"e": "s", "id": "00000"}\n')
+    _one_line_error(*_cli(capsys, "show", str(odd)), "journal.jsonl", "the journal is corrupt")
+    code, out, _ = _cli(capsys, "ls", str(tmp_path))  # ls lists the readable ones and says why
+    assert code == 0
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert set(rows) == {"bad_mode", "odd_event"}
+    assert all("unreadable" in row for row in rows.values())
+    assert "corrupt journal" in rows["odd_event"]
+
+
+def test_show_top_alias_all_errored_and_max_mode(experiments, tmp_path, capsys):
+    path = os.path.join(experiments, "oneshot")
+    code, out, _ = _cli(capsys, "show", path, "--top", "3")
+    assert code == 0 and "top 3 of 60" in out
+
+    def fail(config):
+        raise RuntimeError("always")
+
+    rs.run(fail, {"x": rs.uniform(0, 1)}, metric="loss", num_samples=4, executor="inline",
+           storage_path=str(tmp_path), name="failed", verbose=0)
+    rs.run(lambda c: {"acc": c["x"]}, {"x": rs.uniform(0, 1)}, metric="acc", mode="max",
+           num_samples=8, seed=3, executor="inline", storage_path=str(tmp_path), name="acc",
+           verbose=0)
+    code, out, err = _cli(capsys, "show", str(tmp_path / "failed"))
+    assert code == 0, err
+    assert "4 trials: 4 error" in out and "RuntimeError: always" in out
+    code, out, _ = _cli(capsys, "show", str(tmp_path / "acc"), "-n", "2")
+    best = rs.load(tmp_path / "acc").best_result["acc"]
+    assert "by acc (descending)" in out and f"best acc = {best:.6g}" in out
+    code, out, _ = _cli(capsys, "ls", str(tmp_path))
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert "4 error" in rows["failed"] and f"{best:.6g}" in rows["acc"]

@@ -93,7 +93,11 @@ def _write_pbt(path: str) -> None:
 @pytest.mark.parametrize("draw", PLOTS, ids=lambda f: f.__name__)
 @pytest.mark.parametrize("name", ["oneshot", "asha", "pbt"])
 def test_every_plot_renders_for_every_kind_of_experiment(draw, name, experiments):
-    _png(draw(experiments[name]))
+    figure = draw(experiments[name])
+    _png(figure)
+    if draw is plot.pbt_lineage and name != "pbt":  # no lineage to draw: the figure says so
+        texts = [t.get_text() for t in figure.axes[0].texts]
+        assert any(f"'{name}' is not a PBT run" in t for t in texts), texts
 
 
 def test_plots_accept_a_directory_and_draw_into_given_axes(experiments):
@@ -258,3 +262,62 @@ def test_plots_thin_and_stay_quick_at_10000_trials(tmp_path):
     assert np.isclose(drawn_ends, best).any()
     ax = plot.pbt_lineage(results, max_trials=30).axes[0]
     assert ax.get_title().startswith("PBT lineage: 30 of 10000 trials")
+
+
+# --------------------------------------------------------------------------- edge cases
+def _edge(config):
+    if config["x"] > 0.9:
+        raise RuntimeError("diverged")
+    for step in range(1, 5):
+        value = config["x"] / step
+        if config["x"] < 0.15:
+            value = float("nan")
+        elif config["x"] > 0.8 and step == 3:
+            value = float("inf")
+        rs.report({"score": value})
+
+
+EDGE_SPACE = {"x": rs.uniform(0, 1), "opt": ["adam", "sgd"],
+              "net": rs.choice([{"kind": "mlp", "layers": rs.randint(1, 4)},
+                                {"kind": "cnn", "kernel": [3, 5]}])}
+
+
+def test_mode_max_with_nan_inf_errors_and_conditional_params(tmp_path):
+    results = rs.run(_edge, EDGE_SPACE, metric="score", mode="max", num_samples=40, seed=2,
+                     executor="inline", storage_path=str(tmp_path), name="edge", verbose=0)
+    frame = results.dataframe()
+    assert frame.status.eq("ERROR").any() and frame.score.isna().any()
+    for draw in PLOTS:
+        _png(draw(results))
+    ax = plot.history(results).axes[0]
+    best_line = next(line for line in ax.get_lines() if line.get_label() == "best so far")
+    y = np.asarray(best_line.get_ydata(), dtype=float)
+    assert np.all(np.diff(y[np.isfinite(y)]) >= 0)  # max: never gets worse
+    assert y[-1] == pytest.approx(results.best_result["score"])
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    nan_trials = sum(1 for t in results.trials if t.status.value != "ERROR"
+                     and not np.isfinite(t.last_result["score"]))
+    assert nan_trials and f"{nan_trials} with non-finite score (not shown)" in labels
+    assert f"{len(results.errors)} failed (not shown)" in labels
+    curves = plot.learning_curves(results).axes[0]
+    assert all(float(tick).is_integer() for tick in curves.get_xticks())  # whole iterations
+    # the parallel-coordinates metric axis puts the best (largest) score at the top
+    par = plot.parallel_coordinates(results).axes[0]
+    top_label = max((t for t in par.texts if t.get_text() != "n/a"),
+                    key=lambda t: (t.get_position()[0], t.get_position()[1]))
+    assert top_label.get_text() == f"{results.best_result['score']:.3g}"
+
+
+def test_all_failed_and_single_trial_experiments(tmp_path):
+    def fail(config):
+        raise ValueError("nope")
+
+    failed = rs.run(fail, {"x": rs.uniform(0, 1)}, metric="loss", num_samples=3,
+                    executor="inline", storage_path=str(tmp_path), name="failed", verbose=0)
+    texts = [t.get_text() for t in plot.history(failed).axes[0].texts]
+    assert "all 3 trials failed: no loss to show" in texts
+    one = rs.run(lambda c: c["x"], {"x": rs.uniform(0, 1)}, metric="loss", num_samples=1,
+                 executor="inline", storage_path=str(tmp_path), name="one", verbose=0)
+    for results in (failed, one):
+        for draw in PLOTS:
+            _png(draw(results))

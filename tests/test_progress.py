@@ -315,3 +315,86 @@ def test_panel_with_the_ray_executor_shows_worker_slots(ray_session, storage, mo
     plain = ANSI.sub("", stream.getvalue())
     assert "12/12 trials" in plain and f"trial {results.best_trial.trial_id}" in plain
     assert re.search(r"workers [0-2]/2 busy", plain)
+
+
+# ----------------------------------------------------------------- CI, virtual clocks
+def test_ci_gets_plain_lines_even_with_force_color(monkeypatch):
+    common = {"metric": "loss", "mode": "min", "total": 5}
+    monkeypatch.delenv("RAYSWEEP_PROGRESS", raising=False)
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then calls any stream a terminal
+    monkeypatch.delenv("CI", raising=False)
+    assert isinstance(progress.make_reporter(stream=io.StringIO(), **common),
+                      progress.LiveReporter)
+    for value in ("true", "1", "yes"):
+        monkeypatch.setenv("CI", value)
+        assert type(progress.make_reporter(stream=io.StringIO(), **common)) is \
+            progress.PlainReporter
+    monkeypatch.setenv("CI", "false")
+    assert isinstance(progress.make_reporter(stream=io.StringIO(), **common),
+                      progress.LiveReporter)
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setenv("CI", "true")  # a real terminal in CI (a pty) keeps the live panel
+    assert isinstance(progress.make_reporter(stream=Terminal(), **common),
+                      progress.LiveReporter)
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("RAYSWEEP_PROGRESS", "live")  # an explicit choice still wins
+    assert isinstance(progress.make_reporter(stream=io.StringIO(), **common),
+                      progress.LiveReporter)
+
+
+def _curve(config, iteration):
+    if config["lr"] > 0.9 and iteration == 2:
+        raise RuntimeError("diverged")
+    return 60.0, {"loss": config["lr"] + 1.0 / iteration}
+
+
+def test_simulated_runs_report_every_trial_and_virtual_time(storage, monkeypatch):
+    stream = io.StringIO()
+    made = _use_reporter(monkeypatch, lambda **kw: progress.make_reporter(
+        stream=stream, **_accepted(progress.make_reporter, kw)))
+    monkeypatch.setenv("RAYSWEEP_PROGRESS", "plain")
+    # A virtual clock that starts at the epoch: far before the real time of the run.
+    results = rs.run(lambda config: None, {"lr": rs.uniform(0, 1)}, metric="loss",
+                     num_samples=6, seed=3, verbose=2, storage_path=storage, name="sim",
+                     executor=rs.Simulated(workers=2, max_iterations=3, curve=_curve,
+                                           start_time=0.0))
+    for reporter in made:
+        reporter.close()
+    lines = stream.getvalue().splitlines()
+    trial_lines = [line for line in lines if line.startswith("[raysweep] trial ")]
+    assert sorted(line.split()[2] for line in trial_lines) == \
+        sorted(t.trial_id for t in results.trials)  # none taken for an earlier session's
+    assert lines[-1].startswith("[raysweep] 6/6 done (100%)")
+    # 3 waves of 2 trials x 3 iterations x 60 virtual seconds, not the ~0 s of real time
+    assert "9m00s elapsed" in lines[-1]
+
+
+def test_tracker_follows_a_virtual_clock_for_the_time_budget():
+    clock = SimpleNamespace(t=0.0)
+    executor = SimpleNamespace(num_slots=2, now=lambda: clock.t,
+                               wall_time=lambda: 1000.0 + clock.t)
+    controller = _fake_controller(n=2)
+    old, new = controller.trials.values()
+    old.created_at, old.status = 500.0, TrialStatus.TERMINATED  # an earlier session's trial
+    new.created_at = 1000.0
+    controller.executor = executor
+    reporter = progress.PlainReporter(metric="acc", mode="max", total=None, verbose=2,
+                                      stream=io.StringIO(), time_budget_s=600.0)
+    clock.t = 150.0
+    snap = reporter._scan(controller)
+    assert snap.elapsed_s == pytest.approx(150.0)
+    assert snap.fraction == pytest.approx(0.25) and snap.eta_s == pytest.approx(450.0)
+    assert snap.finished_now == [] and snap.done == 1  # the old trial is no new line
+    new.status = TrialStatus.TERMINATED
+    clock.t = 300.0
+    snap = reporter._scan(controller)
+    assert [t.trial_id for t in snap.finished_now] == [new.trial_id]
+    assert snap.fraction == pytest.approx(0.5) and snap.eta_s == pytest.approx(300.0)
+    # a real clock (what every other executor has) is left alone
+    real = progress._Tracker("acc", "max", "last", total=None, time_budget_s=None)
+    real.follow_clock(SimpleNamespace(now=time.monotonic, wall_time=time.time))
+    assert real._origin is None
