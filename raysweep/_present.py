@@ -11,6 +11,7 @@ import html
 import math
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from raysweep.space import flatten as _flatten_dict
@@ -18,6 +19,8 @@ from raysweep.trial import TrialStatus
 
 #: Columns every trials table has, in this order, ahead of metrics and config.
 _FRONT = ("trial_id", "status")
+#: Reported keys that would overwrite a column of raysweep's (shown as ``result/<key>``).
+_OWN = ("status", "config")
 
 
 def _flatten_result(result: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +64,9 @@ def trials_frame(results: Any, *, flatten: bool = True, include_history: bool = 
         if flatten:
             result = _flatten_result(result)
         for key, value in result.items():
-            if key != "trial_id":
+            if key in _OWN:  # raysweep's own columns win; the reported value is renamed
+                row[f"result/{key}"] = value
+            elif key != "trial_id":
                 row[key] = value
         row.setdefault("training_iteration", trial.iteration)
         row["time_total_s"] = trial.time_total_s
@@ -81,7 +86,9 @@ def trials_frame(results: Any, *, flatten: bool = True, include_history: bool = 
     if frame.empty:
         return pd.DataFrame(columns=["trial_id", "status", metric, "training_iteration",
                                      "time_total_s", "error"])
-    front = list(_FRONT) + ([metric] if metric in frame.columns else [])
+    if metric not in frame.columns:  # e.g. every trial failed: the column is still there
+        frame[metric] = math.nan
+    front = list(_FRONT) + [metric]
     return frame[front + [c for c in frame.columns if c not in front]]
 
 
@@ -106,6 +113,8 @@ def _history_frame(results: Any, *, flatten: bool) -> pd.DataFrame:
             spread = pd.DataFrame([_flatten_dict({column: v}) if isinstance(v, dict) else {}
                                    for v in history[column]], index=history.index)
             history = pd.concat([history.drop(columns=[column]), spread], axis=1)
+    history = history.rename(columns={key: f"result/{key}" for key in _OWN
+                                      if key in history.columns})
     history.insert(2, "status", history["trial_id"].map(
         lambda tid: trials[tid].status.value if tid in trials else None))
     forked = {tid for tid in trials if len(results.pbt_schedule(tid)) > 1}
@@ -178,7 +187,7 @@ def top(results: Any, n: int = 10, *, sort: str | None = None, ascending: bool |
     Returns:
         A DataFrame of at most ``n`` rows; trials that failed or lack the value come last.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"top: n must be an int >= 1, got {n!r}")
     frame = trials_frame(results)
     if frame.empty:

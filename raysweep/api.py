@@ -21,8 +21,9 @@ from raysweep.callbacks import Callback, default_loggers
 from raysweep.errors import ResumeMismatch
 from raysweep.execution.base import Executor
 from raysweep.execution.controller import Controller, check_resume
+from raysweep.execution.inline import InlineExecutor
 from raysweep.progress import make_reporter
-from raysweep.results import Results
+from raysweep.results import METRIC_RESULT, Results, read_settings
 from raysweep.schedulers import make_scheduler
 from raysweep.search import make_searcher
 from raysweep.space import Space, flatten
@@ -39,12 +40,30 @@ def _check_objective(objective: Any) -> bool:
     """Return whether ``objective`` is a Trainable class; raise TypeError if unusable."""
     if isinstance(objective, type):
         if issubclass(objective, Trainable):
+            if objective.step is Trainable.step:
+                raise TypeError(f"objective: the Trainable {objective.__name__} must implement "
+                                "step() (one training iteration, returning a dict of metrics)")
+            limit = objective.max_iterations
+            if limit is not None and (isinstance(limit, bool) or not isinstance(
+                    limit, (int, np.integer)) or limit < 1):
+                raise ValueError(f"objective: {objective.__name__}.max_iterations must be None "
+                                 f"or an int >= 1, got {limit!r}")
             return True
         raise TypeError(f"objective: a class must subclass raysweep.Trainable, got "
                         f"{objective.__name__}")
+    if isinstance(objective, Trainable):
+        raise TypeError(f"objective: pass the Trainable class {type(objective).__name__}, not an "
+                        "instance of it (raysweep builds one instance per trial)")
     if not callable(objective):
         raise TypeError(f"objective must be a callable that takes a config dict (or a "
                         f"raysweep.Trainable subclass), got {type(objective).__name__}")
+    if inspect.isgeneratorfunction(objective) or inspect.isasyncgenfunction(objective):
+        raise TypeError(f"objective {getattr(objective, '__name__', objective)!r} is a generator "
+                        "function; call raysweep.report(metrics) once per iteration instead of "
+                        "yielding results")
+    if inspect.iscoroutinefunction(objective):
+        raise TypeError(f"objective {getattr(objective, '__name__', objective)!r} is an async "
+                        "function; pass a plain function (run any event loop inside it)")
     try:
         signature = inspect.signature(objective)
     except (TypeError, ValueError):
@@ -73,6 +92,10 @@ def _check_positive(name: str, value: Any) -> None:
         raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
+#: Keys that look like a typo of ``cpu``/``gpu`` (Ray's ``num_cpus`` spelling, plurals).
+_RESOURCE_TYPOS = {"cpus": "cpu", "num_cpus": "cpu", "gpus": "gpu", "num_gpus": "gpu"}
+
+
 def _check_resources(resources: Any) -> dict[str, float]:
     if resources is None:
         return {"cpu": 1.0}
@@ -83,6 +106,11 @@ def _check_resources(resources: Any) -> dict[str, float]:
     for key, amount in resources.items():
         if not isinstance(key, str):
             raise TypeError(f"resources_per_trial keys must be resource names, got {key!r}")
+        if key.lower() in _RESOURCE_TYPOS:
+            raise ValueError(f"resources_per_trial: unknown key {key!r}; did you mean "
+                             f"{_RESOURCE_TYPOS[key.lower()]!r}? (e.g. {{'cpu': 1, 'gpu': 0.5}})")
+        if key.lower() in {k.lower() for k in out}:
+            raise ValueError(f"resources_per_trial: {key!r} is given twice (names ignore case)")
         if isinstance(amount, bool) or not isinstance(amount, (int, float)) or \
                 not math.isfinite(amount) or amount < 0:
             raise ValueError(f"resources_per_trial[{key!r}] must be a number >= 0, got "
@@ -93,14 +121,49 @@ def _check_resources(resources: Any) -> dict[str, float]:
 
 
 def _check_stop(stop: Any) -> None:
-    if stop is None or callable(stop):
+    if stop is None:
         return
+    if callable(stop):
+        try:
+            signature = inspect.signature(stop)
+        except (TypeError, ValueError):
+            return
+        for args in (("trial_id", {}), ({},)):
+            try:
+                signature.bind(*args)
+                return
+            except TypeError:
+                continue
+        name = getattr(stop, "__name__", type(stop).__name__)
+        raise TypeError(f"stop: the callable {name}{signature} must take (trial_id, result) or "
+                        "(result) and return True to stop the trial")
     if not isinstance(stop, Mapping):
         raise TypeError(f"stop must be a dict like {{'training_iteration': 10}} or a callable "
                         f"(trial_id, result) -> bool, got {type(stop).__name__}")
     for key, value in stop.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if not isinstance(key, str) or not key:
+            raise TypeError(f"stop keys must be names of reported values, got {key!r}")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                             np.floating)):
             raise ValueError(f"stop[{key!r}] must be a number, got {value!r}")
+        if math.isnan(value):
+            raise ValueError(f"stop[{key!r}] must be a number, got nan")
+
+
+def _check_name(name: Any) -> None:
+    """An experiment name is one directory below storage_path."""
+    if name is None:
+        return
+    separators = [sep for sep in (os.sep, os.altsep) if sep]
+    if not isinstance(name, str) or not name or name in (".", "..") or "\0" in name or \
+            any(sep in name for sep in separators):
+        raise ValueError(f"name must be a non-empty string without {os.sep!r} (and not '.' or "
+                         f"'..'), got {name!r}")
+
+
+def _check_storage_path(root: str) -> None:
+    if os.path.exists(root) and not os.path.isdir(root):
+        raise ValueError(f"storage_path must be a directory, got {root!r}, which is a file")
 
 
 def _make_executor(executor: Any, resources, max_concurrent, address) -> Executor:
@@ -111,8 +174,6 @@ def _make_executor(executor: Any, resources, max_concurrent, address) -> Executo
 
         return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address)
     if executor == "inline":
-        from raysweep.execution.inline import InlineExecutor  # noqa: PLC0415
-
         return InlineExecutor()
     raise ValueError(f"executor must be 'ray', 'inline' or an Executor instance, got "
                      f"{executor!r}")
@@ -204,6 +265,13 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         _check_int("seed", seed, 0)
     _check_stop(stop)
     resources = _check_resources(resources_per_trial)
+    if executor == "ray" and max_concurrent is None and all(v == 0 for v in resources.values()):
+        raise ValueError(f"resources_per_trial={resources_per_trial!r} asks for no resources, so "
+                         "nothing bounds how many trials run at once; pass max_concurrent=")
+    inline = executor == "inline" or isinstance(executor, InlineExecutor)
+    if inline and trial_timeout_s is not None:
+        raise ValueError(f"trial_timeout_s={trial_timeout_s!r} needs the Ray executor: the inline "
+                         "executor runs trials in the driver's process and cannot stop one")
     check_executor_args = getattr(executor, "check_run_arguments", None)
     if callable(check_executor_args):  # e.g. a simulated executor refuses Ray-only arguments
         check_executor_args(resources_per_trial=resources_per_trial, address=address,
@@ -218,21 +286,28 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     else:
         searcher_obj = copy.deepcopy(make_searcher(search))
     scheduler_obj.validate_searcher(searcher_obj)
+    num_samples_given = num_samples is not None
     if num_samples is None:
         num_samples = 1 if searcher_obj.supports_grid else 10
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"callbacks must be a list of raysweep.Callback instances, got "
+                        f"{type(callbacks).__name__}")
     callbacks = list(callbacks or [])
     for callback in callbacks:
         if not isinstance(callback, Callback):
             raise TypeError(f"callbacks must be raysweep.Callback instances, got "
                             f"{type(callback).__name__}")
+    if address is not None and not isinstance(address, str):
+        raise TypeError(f"address must be a string such as 'auto' or 'ray://host:10001', got "
+                        f"{type(address).__name__}")
     if resume and name is None:
         raise ValueError("resume=True needs the name= of the experiment to continue")
-    if name is not None and (not isinstance(name, str) or not name or os.sep in name):
-        raise ValueError(f"name must be a non-empty string without {os.sep!r}, got {name!r}")
+    _check_name(name)
 
     # ---- experiment directory
     root = os.path.abspath(os.path.expanduser(
         os.fspath(storage_path) if storage_path is not None else _storage.default_storage_path()))
+    _check_storage_path(root)
     if name is None:
         stamp = _dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
         name = f"sweep_{stamp}"
@@ -246,14 +321,18 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
                 suffix += 1
                 name = f"sweep_{stamp}_{suffix}"
     path = os.path.join(root, name)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"name={name!r}: {path!r} is a file, not an experiment directory")
     directory = _storage.ExperimentDir(path)
     existing = _storage.is_experiment_dir(path)
     if existing and not resume:
         raise ValueError(f"experiment {path!r} already exists; pass resume=True to continue "
                          "it, or choose another name")
-    stored = _storage.read_settings(path) if existing else None
+    stored = read_settings(path) if existing else None
     if stored is not None and seed is None:
         seed = stored.get("seed")
+    if stored is not None and not num_samples_given:  # resume=True alone: as stored
+        num_samples = int(stored.get("num_samples", num_samples))
     if seed is None:
         seed = secrets.randbits(31)
     settings = {
@@ -266,9 +345,21 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     }
     if stored is not None:
         check_resume(settings, stored)
+        for key in ("search", "scheduler"):
+            if stored.get(key) is not None and stored.get(key) != settings[key]:
+                raise ResumeMismatch(
+                    f"cannot resume: {key} changed (stored {stored.get(key)!r}, now "
+                    f"{settings[key]!r}); pass {key}= as in the original run, or continue it "
+                    f"with raysweep.restore({path!r}, objective)")
         if stored.get("seed") != settings["seed"]:
             raise ResumeMismatch(f"cannot resume: seed changed (stored {stored.get('seed')}, "
                                  f"now {seed})")
+        created = 0 if searcher_obj.supports_grid else _count_created(path)
+        if num_samples < created:
+            logger.warning("raysweep: resume with num_samples=%d but the experiment already has "
+                           "%d trials; keeping them all (no new trial runs)", num_samples,
+                           created)
+            num_samples = settings["num_samples"] = created
         settings["created"] = stored.get("created", settings["created"])
         stored_priors = _read_warm_start(path)
         if warm_start is not None and _prior_key(priors) != _prior_key(stored_priors):
@@ -306,6 +397,10 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
             logger.debug("raysweep: run arguments not picklable (%s); rs.restore() will need "
                          "them passed again", exc)
         events = list(_storage.read_journal(path)) if existing else []
+        if events:
+            extended = stored is not None and searcher_obj.supports_grid and \
+                num_samples > int(stored.get("num_samples", num_samples))
+            events = _live_events(events, extended)
         directory.open_journal()
         reporter = make_reporter(metric=metric, mode=mode, verbose=verbose,
                                  total=None if searcher_obj.supports_grid else num_samples,
@@ -362,8 +457,52 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         directory.close()
     for callback in callbacks:
         callback.on_experiment_end(results)
+    _warn_unused_stop_keys(stop, results)
     _summarise(results, verbose)
     return results
+
+
+def _live_events(events: list[dict[str, Any]], extended: bool) -> list[dict[str, Any]]:
+    """The journal to replay: without "searcher finished" marks that no longer hold (a grid
+    resumed with more repeats, or a mark that trials of a later extension followed)."""
+    last_new = max((i for i, event in enumerate(events) if event["e"] == "new"), default=-1)
+    return [event for i, event in enumerate(events)
+            if event["e"] != "finished" or (not extended and i > last_new)]
+
+
+def _count_created(path: str) -> int:
+    """How many trials the journal at ``path`` created (a cheap scan; a torn line is not one)."""
+    try:
+        with open(os.path.join(path, _storage.JOURNAL_FILE), "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        return 0
+    data = b"\n" + data[:data.rfind(b"\n") + 1]
+    return data.count(b'\n{"e":"new",')
+
+
+def _warn_unused_stop_keys(stop: Any, results: Results) -> None:
+    """A ``stop`` key that no trial ever reported is most likely a typo: say so."""
+    if not isinstance(stop, Mapping) or not len(results):
+        return
+    seen: set[str] = set()
+    for trial in results.trials:
+        seen.update(trial.last_result or ())
+        seen.update(trial.best_result or ())
+    if not seen:
+        return
+    missing = sorted(k for k in stop if k not in seen)
+    if missing and results.path is not None:  # reported now and then (e.g. every 5 epochs)?
+        try:
+            seen.update(results.history().columns)
+        except Exception:  # noqa: BLE001 - a warning is not worth failing the run
+            pass
+        missing = [k for k in missing if k not in seen]
+    if missing:
+        shown = sorted(k for k in seen if k != "trial_id")
+        logger.warning("raysweep: stop=%r: no trial reported %s, so that criterion never "
+                       "applied; reported keys: %s", dict(stop), ", ".join(map(repr, missing)),
+                       shown)
 
 
 def _warm_start_pairs(warm_start: Any, space: Space,
@@ -380,7 +519,7 @@ def _warm_start_pairs(warm_start: Any, space: Space,
             raise ValueError(f"warm_start: cannot read the experiment {os.fspath(warm_start)!r}: "
                              f"{exc}") from exc
     if isinstance(warm_start, Results):
-        pairs = [(t.config, t.last_result) for t in warm_start.trials
+        pairs = [(t.config, _metric_result(t, metric)) for t in warm_start.trials
                  if t.status.is_finished and t.last_result]
         source = f"the experiment {warm_start.path!r}" if warm_start.path else "the results"
     elif isinstance(warm_start, (list, tuple)):
@@ -428,6 +567,15 @@ def _warm_start_pairs(warm_start: Any, space: Space,
         logger.warning("raysweep: warm_start: %d of %d results of %s skipped (the first: %s)",
                        len(reasons), len(pairs), source, reasons[0])
     return fitted
+
+
+def _metric_result(trial: Any, metric: str) -> dict[str, Any]:
+    """A trial's last result, or its latest one that holds ``metric`` when the last lacks it."""
+    last = trial.last_result or {}
+    if metric in last:
+        return last
+    latest = trial.extra.get(METRIC_RESULT)
+    return latest if latest and metric in latest else last
 
 
 def _read_warm_start(path: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -479,13 +627,26 @@ def restore(path: str | os.PathLike[str], objective: Any, **overrides: Any) -> R
         >>> results = rs.restore("~/raysweep_results/svc", train)  # doctest: +SKIP
     """
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    read_settings(path)  # a clear error for a missing or foreign directory
     args_file = os.path.join(path, _RUN_ARGS_FILE)
     if not os.path.isfile(args_file):
         raise FileNotFoundError(f"{path!r} has no stored run arguments ({_RUN_ARGS_FILE}); "
                                 "call raysweep.run(..., name=..., resume=True) with the "
                                 "original space instead")
-    with open(args_file, "rb") as handle:
-        kwargs = cloudpickle.load(handle)
+    for key in ("name", "storage_path"):
+        if key in overrides:
+            raise TypeError(f"restore: {key}= comes from the path {path!r}; it cannot be "
+                            "overridden")
+    if not overrides.pop("resume", True):
+        raise TypeError("restore: resume=False makes no sense; use raysweep.run() for a new "
+                        "experiment")
+    try:
+        with open(args_file, "rb") as handle:
+            kwargs = cloudpickle.load(handle)
+    except Exception as exc:  # noqa: BLE001 - e.g. a module the space refers to is gone
+        raise ValueError(f"restore: cannot read the stored run arguments {args_file!r} "
+                         f"({type(exc).__name__}: {exc}); call raysweep.run(..., name=..., "
+                         "resume=True) with the original space instead") from exc
     space = overrides.pop("space", kwargs.pop("space"))
     kwargs.update(overrides)
     kwargs["name"] = os.path.basename(path)

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from raysweep import storage
 from raysweep.trial import Trial, TrialStatus
 
 _RESERVED = ("training_iteration", "time_total_s", "time_this_iter_s")
+
+#: ``Trial.extra`` key of the trial's latest result that holds the metric, kept only while
+#: its ``last_result`` lacks it (``scope="last"`` then compares that one: a trial whose final
+#: report lacks the metric keeps its last value).
+METRIC_RESULT = "metric_result"
 
 
 def metric_loss(result: dict[str, Any] | None, metric: str, sign: float) -> float:
@@ -49,8 +55,17 @@ class JournalState:
     def record_result(self, trial: Trial, result: dict[str, Any]) -> float:
         """Fold one result into ``trial``; return its loss."""
         trial.iteration = int(result.get("training_iteration", trial.iteration + 1))
-        trial.last_result = result
+        previous, trial.last_result = trial.last_result, result
         trial.time_total_s = float(result.get("time_total_s", trial.time_total_s))
+        extra = trial.extra
+        if self.metric in result:  # the usual case: nothing kept aside
+            if extra:
+                extra.pop(METRIC_RESULT, None)
+        elif previous is not None and self.metric in previous:
+            extra[METRIC_RESULT] = previous  # the last result that holds the metric
+        elif METRIC_RESULT in extra and \
+                extra[METRIC_RESULT].get("training_iteration", 0) >= trial.iteration:
+            del extra[METRIC_RESULT]  # superseded by a restart from an earlier iteration
         loss = metric_loss(result, self.metric, self.sign)
         if loss < trial.best_loss or trial.best_result is None:
             if loss < trial.best_loss:
@@ -141,6 +156,22 @@ class Results:
     def __len__(self) -> int:
         return len(self._trials)
 
+    def __iter__(self) -> Iterator[Trial]:
+        """The trial records, in creation order (as ``Ray Tune``'s ``ResultGrid`` iterates)."""
+        return iter(list(self._trials.values()))
+
+    def __getitem__(self, key: int | str) -> Trial:
+        """A trial by position (``results[0]``, ``results[-1]``) or by id (``results["00003"]``)."""
+        if isinstance(key, str):
+            try:
+                return self._trials[key]
+            except KeyError:
+                raise KeyError(f"no trial {key!r} in this experiment") from None
+        if isinstance(key, bool) or not isinstance(key, (int, np.integer)):
+            raise TypeError(f"Results: index with a position or a trial id, got "
+                            f"{type(key).__name__}")
+        return self.trials[key]
+
     def __repr__(self) -> str:
         counts = self.status_counts()
         text = ", ".join(f"{k}={v}" for k, v in counts.items())
@@ -171,7 +202,10 @@ class Results:
         scope = scope or self.scope
         if scope == "all":
             return trial.best_result or trial.last_result or {}
-        return trial.last_result or {}
+        last = trial.last_result or {}
+        if self.metric not in last:  # the final report lacks the metric: its last value counts
+            return trial.extra.get(METRIC_RESULT) or last
+        return last
 
     def _loss(self, trial: Trial, metric: str, sign: float, scope: str) -> float:
         if trial.status is TrialStatus.ERROR:
@@ -181,6 +215,8 @@ class Results:
         if scope == "all":
             return min((metric_loss(r, metric, sign) for r in self._trial_history(trial)),
                        default=math.inf)
+        if metric == self.metric:
+            return metric_loss(self._representative(trial, "last"), metric, sign)
         return metric_loss(trial.last_result, metric, sign)
 
     def _best_trial(self, metric: str | None = None, mode: str | None = None,
@@ -233,11 +269,14 @@ class Results:
             raise KeyError(f"no trial {trial_id!r} in this experiment")
         if self.path is None:
             return None
+        available = storage.list_checkpoints(self.path, trial_id)
         if iteration is None:
-            available = storage.list_checkpoints(self.path, trial_id)
             if not available:
                 return None
             iteration = available[-1]
+        elif iteration not in available:
+            raise KeyError(f"trial {trial_id} has no checkpoint at iteration {iteration!r}; "
+                           f"it has {available or 'none'}")
         return storage.load_checkpoint(self.path, trial_id, iteration)
 
     def pbt_schedule(self, trial_id: str) -> list[dict[str, Any]]:
@@ -329,12 +368,36 @@ class Results:
                 if trial.last_result:
                     rows.append({"trial_id": trial.trial_id, **trial.last_result})
             frame = pd.DataFrame(rows)
+        if frame.empty and not len(frame.columns):  # no report yet: still the usual columns
+            return pd.DataFrame(columns=["trial_id", "training_iteration", self.metric])
         return frame.copy()
 
 
 def _first_line(text: str) -> str:
     lines = [line for line in text.strip().splitlines() if line.strip()]
     return lines[-1] if lines else text
+
+
+def read_settings(path: str) -> dict[str, Any]:
+    """``experiment.json`` of the experiment at ``path``, checked enough to be used.
+
+    Raises:
+        FileNotFoundError: ``path`` is not a raysweep experiment directory.
+        ValueError: its ``experiment.json`` is not valid JSON or lacks the metric or mode.
+    """
+    if not os.path.isdir(path):
+        what = "a file" if os.path.exists(path) else "no such directory"
+        raise FileNotFoundError(f"{path!r} is not a raysweep experiment directory ({what})")
+    file = os.path.join(path, storage.EXPERIMENT_FILE)
+    try:
+        settings = storage.read_settings(path)
+    except ValueError as exc:  # json.JSONDecodeError, a UnicodeDecodeError
+        raise ValueError(f"{file}: not a valid raysweep experiment file ({exc})") from None
+    if not isinstance(settings, dict) or not isinstance(settings.get("metric"), str) or \
+            settings.get("mode") not in ("min", "max"):
+        raise ValueError(f"{file}: not a raysweep experiment file (it needs a 'metric' string "
+                         f"and a 'mode' of 'min' or 'max')")
+    return settings
 
 
 def load(path: str | os.PathLike[str]) -> Results:
@@ -346,7 +409,7 @@ def load(path: str | os.PathLike[str]) -> Results:
         >>> results.dataframe().head()  # doctest: +SKIP
     """
     path = os.path.abspath(os.path.expanduser(os.fspath(path)))
-    settings = storage.read_settings(path)
+    settings = read_settings(path)
     state = trials_from_journal(path, settings["metric"], settings["mode"])
     return Results(state.trials.values(), metric=settings["metric"], mode=settings["mode"],
                    scope=settings.get("scope", "last"), path=path, settings=settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 _local = threading.local()
@@ -15,12 +16,12 @@ class _StopTrial(BaseException):
     """
 
 
-def _current():
+def _current(function: str = "report"):
     session = getattr(_local, "session", None)
     if session is None:
         raise RuntimeError(
-            "raysweep.report()/get_checkpoint() can only be called inside an objective "
-            "that raysweep.run() is running")
+            f"raysweep.{function}() can only be called inside an objective that "
+            "raysweep.run() is running (in the thread that runs the objective)")
     return session
 
 
@@ -45,17 +46,26 @@ def report(metrics: dict[str, Any] | None = None, *, checkpoint: Any = None,
         ...     for epoch in range(3):
         ...         rs.report({"loss": 1.0 / (epoch + 1)})
     """
+    session = _current()
+    if metrics is not None and not isinstance(metrics, Mapping):
+        raise TypeError(f"raysweep.report: metrics must be a dict of names to values, such as "
+                        f"{{'loss': 0.3}}, got {type(metrics).__name__} {_short(metrics)}")
     merged = dict(metrics) if metrics else {}
     if kwargs:
         merged.update(kwargs)
-    _current().report(merged, checkpoint)
+    session.report(merged, checkpoint)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def get_checkpoint() -> Any:
     """The latest checkpoint of the running trial, or ``None`` when it starts fresh."""
-    return _current().get_checkpoint()
+    return _current("get_checkpoint").get_checkpoint()
 
 
 def get_trial_id() -> str:
     """The id of the trial this objective is running (``"00007"``)."""
-    return _current().trial_id
+    return _current("get_trial_id").trial_id

@@ -172,3 +172,33 @@ def test_directory_checkpoints_travel_to_the_driver(storage, tmp_path):
     assert isinstance(checkpoint, rs.Checkpoint)
     with open(os.path.join(checkpoint.path, "weights.txt")) as handle:
         assert handle.read() == f"x={results.best_config['x']}"
+
+
+def test_objective_contract_edges_on_ray(storage):
+    """numpy scalars, a bool, a non-dict report and a one-argument stop callable on Ray workers:
+    the same outcomes as inline, and a bad trial never takes the driver down."""
+    import numpy as np
+
+    def objective(config):
+        kind = config["kind"]
+        if kind == "numpy":
+            for _ in range(5):
+                rs.report({"loss": np.float32(0.5), "step": np.int64(1)})
+        elif kind == "bool":
+            return True
+        else:
+            rs.report(0.5)
+        return None
+
+    def stop(result):
+        return result["training_iteration"] >= 2
+
+    results = rs.run(objective, {"kind": rs.grid(["numpy", "bool", "report"])}, stop=stop,
+                     verbose=0, storage_path=storage)
+    frame = results.dataframe().set_index("config/kind")
+    assert frame.loc["numpy", "status"] == "TERMINATED"
+    assert frame.loc["numpy", "training_iteration"] == 2
+    assert type(results.best_result["loss"]) is float and results.best_result["step"] == 1
+    assert frame.loc["bool", "status"] == "ERROR" and "got bool" in frame.loc["bool", "error"]
+    assert frame.loc["report", "status"] == "ERROR"
+    assert "metrics must be a dict" in frame.loc["report", "error"]

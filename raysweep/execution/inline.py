@@ -55,6 +55,12 @@ class InlineExecutor(Executor):
     def running_since(self, trial_id: str) -> float | None:
         return self._started_at.get(trial_id)
 
+    def shutdown(self) -> None:
+        """Stop the trial thread: a trial still running (after Ctrl-C or a fatal error) ends
+        at its next report instead of running on in the background."""
+        if self._runtime is not None:
+            self._runtime.stop_all()
+
     def kill(self, trial_id: str, reason: str) -> list[tuple]:
         raise NotImplementedError("the inline executor cannot kill a running trial; "
                                   "use the Ray executor for trial_timeout_s")

@@ -29,7 +29,10 @@ import math
 import threading
 import time
 import traceback
+from collections.abc import Mapping
 from typing import Any
+
+import numpy as np
 
 from raysweep import checkpoint as _ckpt
 from raysweep import session as _session
@@ -44,10 +47,16 @@ def _stop_checker(stop: Any, metric: str, mode: str):
         return None
     if callable(stop):
         try:
-            n_params = len(inspect.signature(stop).parameters)
+            signature = inspect.signature(stop)
         except (TypeError, ValueError):
-            n_params = 2
-        if n_params == 1:
+            signature = None
+        takes_two = True
+        if signature is not None:
+            try:
+                signature.bind("trial_id", {})
+            except TypeError:
+                takes_two = False  # f(result)
+        if not takes_two:
             return lambda trial_id, result: bool(stop(result))
         return lambda trial_id, result: bool(stop(trial_id, result))
     criteria = dict(stop)
@@ -114,10 +123,14 @@ class _Run:
                 payload = _ckpt.to_payload(checkpoint)
             except TypeError as exc:
                 raise TypeError(f"trial {self.trial_id}: {exc}") from None
+        result = {key: _plain(value) for key, value in metrics.items()}
+        for key in result:
+            if type(key) is not str and not isinstance(key, str):
+                raise TypeError(f"trial {self.trial_id}: metric names must be strings, got "
+                                f"{key!r}")
         now = time.perf_counter()
         self.iteration += 1
         self.reported = True
-        result = {key: _plain(value) for key, value in metrics.items()}
         result["training_iteration"] = self.iteration
         result["time_this_iter_s"] = now - self._last_time
         result["time_total_s"] = self.time_base + (now - self._start)
@@ -143,6 +156,11 @@ class _Run:
 
 
 _MISSING = object()
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return f"({text})" if len(text) <= 60 else f"({text[:57]}...)"
 
 
 def _plain(value: Any) -> Any:
@@ -245,6 +263,20 @@ class _Runtime:
             self._closed = True
             self.cond.notify_all()
 
+    def stop_all(self) -> None:
+        """Drop queued trials, stop the running one at its next report, and let the thread
+        exit: the run is over (finished, interrupted or failed) and nobody reads its events."""
+        with self.cond:
+            self._queue.clear()
+            run = self._current
+            if run is not None:
+                if run.waiting:
+                    run.decision = "STOP"
+                else:
+                    run.stop_request = "STOP"
+            self._closed = True
+            self.cond.notify_all()
+
     @property
     def idle(self) -> bool:
         with self.cond:
@@ -303,14 +335,16 @@ class _Runtime:
             _session._local.session = None
 
     def _as_metrics(self, returned: Any) -> dict[str, Any]:
-        if isinstance(returned, dict):
-            return returned
-        try:
-            return {self.metric: float(returned)}
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"the objective must return a number, a dict of metrics or None, got "
-                f"{type(returned).__name__}") from None
+        if isinstance(returned, Mapping):
+            return dict(returned)
+        if not isinstance(returned, (str, bytes, bool, np.bool_)):
+            try:
+                return {self.metric: float(returned)}
+            except (TypeError, ValueError):
+                pass
+        raise TypeError(
+            f"the objective must return a number, a dict of metrics or None, got "
+            f"{type(returned).__name__} {_short(returned)}")
 
     def _run_trainable(self, run: _Run, instance: Trainable) -> None:
         instance.setup(run.config)
