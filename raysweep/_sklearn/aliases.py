@@ -94,6 +94,7 @@ class RandomizedSearchCV(_Fixed):
         **_SHARED, **_DISPATCH, "param_distributions": [dict, list],
         "n_iter": SearchCV._parameter_constraints["n_trials"],
         "random_state": SearchCV._parameter_constraints["random_state"]}
+    _budget_name: ClassVar[str] = "n_iter"
     search = "random"
 
     def __init__(self, estimator: Any, param_distributions: Any, *, n_iter: int = 10,

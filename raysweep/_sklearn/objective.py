@@ -24,6 +24,7 @@ from typing import Any
 
 import cloudpickle
 import numpy as np
+from sklearn import config_context, get_config
 from sklearn.base import clone, is_classifier
 from sklearn.model_selection._validation import _fit_and_score, _score
 from sklearn.pipeline import Pipeline
@@ -135,6 +136,17 @@ class _CVBase:
         self.guide = guide
         self.return_train_score = return_train_score
         self.error_score = error_score
+        # scikit-learn's global configuration (set_config / config_context: transform_output,
+        # metadata routing, ...) is thread-local: trials run elsewhere, so it travels along
+        self.sklearn_config = get_config()
+
+    def __call__(self, config: dict[str, Any]) -> Any:
+        with config_context(**self.sklearn_config):
+            return self.evaluate(config)
+
+    def evaluate(self, config: dict[str, Any]) -> Any:
+        """Evaluate one candidate (under the driver's scikit-learn configuration)."""
+        raise NotImplementedError
 
     def _guiding(self, scores: Any) -> float:
         if isinstance(scores, dict):
@@ -167,9 +179,13 @@ class _CVBase:
 class CrossValidate(_CVBase):
     """Fit and score one candidate on every split (a one-shot objective)."""
 
-    def __call__(self, config: dict[str, Any]) -> dict[str, Any]:
+    def evaluate(self, config: dict[str, Any]) -> dict[str, Any]:
         X, y, splits, fit_params, score_params = self.data.get()
         params = self.codec.decode(config)
+        try:  # scikit-learn raises set_params' error whatever error_score is
+            clone(self.estimator).set_params(**clone(params, safe=False))
+        except Exception as exc:
+            return raised(exc, self.metric)
         outs = []
         for train, test in splits:
             try:
@@ -202,11 +218,16 @@ class IncrementalCrossValidate(_CVBase):
         self.classes = classes
         self.checkpoint = checkpoint
 
-    def __call__(self, config: dict[str, Any]) -> None:
+    def evaluate(self, config: dict[str, Any]) -> None:
         X, y, splits, fit_params, score_params = self.data.get()
         params = self.codec.decode(config)
         state = get_checkpoint()
         if state is None:
+            try:  # scikit-learn raises set_params' error whatever error_score is
+                clone(self.estimator).set_params(**clone(params, safe=False))
+            except Exception as exc:
+                report(raised(exc, self.metric))
+                return
             state = self._initial_state(params, len(splits))
         else:  # a PBT fork brings new parameters: apply them, except the growing one
             strategy = state["strategy"]

@@ -40,6 +40,7 @@ from raysweep._sklearn.plan import (
     seed_from,
     split_callbacks,
 )
+from raysweep._sklearn.space import check_parameter_names
 from raysweep.callbacks import Callback
 from raysweep.errors import TrialError
 from raysweep.schedulers import Scheduler
@@ -64,9 +65,12 @@ class SearchCV(BaseSearchCV):
             dicts, of lists of values), what ``RandomizedSearchCV`` takes as
             ``param_distributions`` (lists and ``scipy.stats`` distributions), or raysweep
             domains (``rs.loguniform(1e-3, 1e3)``). Pipeline names (``"svc__C"``) work.
-        search: ``"grid"`` (every point of the grid, once; ``n_trials`` is not used),
+        search: ``"grid"`` (every point of the grid, once; ``n_trials`` is not used; a
+            distribution is a TypeError, as in ``GridSearchCV``),
             ``"random"`` (``n_trials`` draws; a space of lists is sampled without repeats,
-            and searched exhaustively when it has at most ``n_trials`` points), a
+            and searched exhaustively when it has at most ``n_trials`` points; over lists
+            and ``scipy.stats`` distributions the draws are ``RandomizedSearchCV``'s, so the
+            same ``random_state`` gives the same candidates in the same order), a
             model-based searcher name (``"tpe"``, ``"gp"``, ``"sobol"``, ...) or a
             ``raysweep.search`` object.
         n_trials: Candidates to evaluate (all searches but the grid).
@@ -152,6 +156,8 @@ class SearchCV(BaseSearchCV):
         "max_iterations": [Interval(Integral, 1, None, closed="left"), None],
         "executor": [StrOptions({"ray", "inline"})],
     }
+    #: What the budget of candidates is called in messages (``n_iter`` in the alias).
+    _budget_name: ClassVar[str] = "n_trials"
 
     def __init__(self, estimator: Any, param_space: Any, *, search: Any = "random",
                  n_trials: int = 10, scheduler: Any = None, scoring: Any = None, cv: Any = None,
@@ -218,7 +224,9 @@ class SearchCV(BaseSearchCV):
                 "train step by step: it needs partial_fit, or warm_start with n_estimators or "
                 f"max_iter (for a Pipeline, in its last step); {type(self.estimator).__name__} "
                 "has neither. Use scheduler=None to evaluate every candidate fully.")
-        plan = plan_search(self.param_space, self.search, self.n_trials, scheduler)
+        plan = plan_search(self.param_space, self.search, self.n_trials, scheduler,
+                           self.random_state, self._budget_name)
+        check_parameter_names(base_estimator, self.param_space)
         if self.verbose > 0:
             print(f"[SearchCV] Fitting {self.n_splits_} folds for each of {plan.candidates} "
                   f"candidates, totalling {plan.candidates * self.n_splits_} fits", flush=True)
@@ -275,6 +283,9 @@ class SearchCV(BaseSearchCV):
         n_splits = cv.get_n_splits(X, y, **split_params)
         splits = [(np.asarray(train), np.asarray(test))
                   for train, test in cv.split(X, y, **split_params)]
+        if not splits:
+            raise ValueError("No fits were performed. Was the CV iterator empty? Were there "
+                             f"no candidates? (cv={self.cv!r} gave no splits)")
         if len(splits) != n_splits:
             raise ValueError(f"cv.split and cv.get_n_splits return inconsistent results. "
                              f"Expected {n_splits} splits, got {len(splits)}")

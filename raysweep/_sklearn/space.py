@@ -19,11 +19,16 @@ Trial configs are journaled as JSON, so values that JSON would not give back unc
 
 from __future__ import annotations
 
+import copy
+import itertools
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import ParameterSampler
 
 from raysweep.domains import Categorical, Domain, Fixed, Grid, is_scipy_dist
 from raysweep.search.base import FINISHED, Searcher
@@ -94,6 +99,19 @@ class ParamCodec:
         table[(type(token), token)] = value
         seen.append((value, token))
         return token
+
+    def encode_value(self, name: str, value: Any) -> Any:
+        """The token for a value a candidate has: one of the listed values (found by identity,
+        else by equal plain value), or a value drawn from a distribution, which stands for
+        itself when it is plain JSON."""
+        for original, token in self._seen.get(name, ()):
+            if original is value:
+                return token
+        plain = _plain(value)
+        if type(plain) in _PRIMITIVES and not (isinstance(plain, float)
+                                               and not math.isfinite(plain)):
+            return plain
+        return self.token(name, value)
 
     def decode_value(self, name: str, token: Any) -> Any:
         """The original value for ``token`` (values drawn from distributions pass through)."""
@@ -235,3 +253,134 @@ class GridSample(Searcher):
             if point not in self._drawn:
                 self._drawn.add(point)
                 return self.space.sample(self.rng, grid_point=point)
+
+
+def sklearn_sampleable(param_space: Any) -> bool:
+    """Whether ``param_space`` is what ``RandomizedSearchCV`` takes: every value a list (or a
+    one-dimensional array) of values or a ``scipy.stats`` distribution, no raysweep domains."""
+    for params in _as_dicts(param_space):
+        for value in params.values():
+            if isinstance(value, Domain):
+                return False
+            if is_scipy_dist(value):
+                continue
+            if isinstance(value, np.ndarray) and value.ndim == 1:
+                continue
+            if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
+                return False
+    return True
+
+
+class ParameterSampling(Searcher):
+    """``RandomizedSearchCV``'s own candidates, from scikit-learn's ``ParameterSampler``.
+
+    With the same ``random_state`` (an int, or a ``RandomState`` in the same state) the
+    candidates, and their order, are those of ``RandomizedSearchCV``: a space of lists gives
+    distinct grid points (drawn by index, so the grid is never enumerated), any distribution
+    makes every draw independent. Without a ``random_state`` the sampler is seeded from the
+    experiment's seed, so a resumed fit replays the same candidates.
+
+    Args:
+        param_space: A dict, or a list of dicts, of lists and ``scipy.stats`` distributions
+            (see ``sklearn_sampleable``).
+        codec: The codec of the space built from ``param_space`` (``build_space``).
+        n_trials: Candidates to draw (fewer when a space of lists has fewer points).
+        random_state: An int, a ``numpy.random.RandomState`` (copied, not advanced) or None.
+    """
+
+    name = "random"
+
+    def __init__(self, param_space: Any, codec: ParamCodec, n_trials: int,
+                 random_state: Any) -> None:
+        super().__init__()
+        self.param_space = param_space
+        self.codec = codec
+        self.n_trials = n_trials
+        self.random_state = random_state
+
+    def setup(self, space: Space, metric: str, mode: str, seed: Any,
+              num_samples: int | None = None) -> None:
+        super().setup(space, metric, mode, seed, num_samples)
+        random_state = self.random_state
+        if random_state is None:
+            random_state = int(self.rng.integers(2**32))
+        elif isinstance(random_state, np.random.RandomState):
+            random_state = copy.deepcopy(random_state)  # every setup (a resume) starts alike
+        sampler = ParameterSampler(self.param_space, self.n_trials, random_state=random_state)
+        with warnings.catch_warnings():  # SearchCV warned already, in its own words
+            warnings.filterwarnings("ignore", message="The total space of parameters",
+                                    category=UserWarning)
+            candidates = list(sampler)
+        self._configs = [self._encode(params) for params in candidates]
+        self._next = 0
+
+    def _encode(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        flat = {name: self.codec.encode_value(name, value) for name, value in params.items()}
+        return {BRANCH: flat} if self.codec.branched else flat
+
+    def _suggest(self, trial_id: str) -> dict[str, Any] | Any:
+        if self._next >= len(self._configs):
+            return FINISHED
+        config = self._configs[self._next]
+        self._next += 1
+        return copy.deepcopy(config)
+
+
+#: Ancestor assignments tried per parameter name by ``check_parameter_names``.
+_NAME_CHECKS = 64
+
+
+def _candidate_values(value: Any) -> list[Any]:
+    """Up to ``_NAME_CHECKS`` values ``value`` (a list, distribution or domain) can give, for
+    name checks (a long list is not copied)."""
+    if isinstance(value, Fixed):
+        return [value.value]
+    if isinstance(value, Categorical):
+        return list(itertools.islice(value.categories, _NAME_CHECKS))
+    if isinstance(value, Domain):
+        return [value.sample(np.random.default_rng(0))]
+    if is_scipy_dist(value):
+        return [value.rvs(random_state=0)]
+    return list(itertools.islice(value, _NAME_CHECKS))
+
+
+def check_parameter_names(estimator: Any, param_space: Any) -> None:
+    """Raise ``estimator.set_params``'s own error for a name no candidate could set.
+
+    ``GridSearchCV`` raises it at the first candidate (whatever ``error_score``); this does
+    it before any trial starts. A name under a step that ``param_space`` itself replaces
+    (``{"clf": [SVC(), LinearSVC()], "clf__C": [1, 10]}``) is accepted when one of the listed
+    steps has it. Values are not checked (only names); ill-formed spaces are left to
+    ``build_space``.
+    """
+    try:
+        dicts = _as_dicts(param_space)
+    except (TypeError, ValueError):
+        return
+    for params in dicts:
+        if not all(isinstance(name, str) for name in params):
+            return
+        try:
+            values = {name: _candidate_values(value) for name, value in params.items()}
+        except Exception:  # noqa: BLE001 - e.g. a value that is no list: build_space says why
+            continue
+        if any(not options for options in values.values()):
+            continue
+        for name in params:
+            ancestors = [other for other in params if name.startswith(other + "__")]
+            options = [values[a] for a in ancestors]
+            error: Exception | None = None
+            for tried, chosen in enumerate(itertools.product(*options)):
+                if tried >= _NAME_CHECKS:
+                    error = None
+                    break
+                assignment = {**dict(zip(ancestors, chosen)), name: values[name][0]}
+                try:
+                    clone(estimator).set_params(**clone(assignment, safe=False))
+                except Exception as exc:  # noqa: BLE001 - re-raised below, as sklearn would
+                    error = error or exc
+                    continue
+                error = None
+                break
+            if error is not None:
+                raise error
