@@ -17,7 +17,7 @@ import cloudpickle
 import numpy as np
 
 from raysweep import storage as _storage
-from raysweep.callbacks import Callback, default_loggers
+from raysweep.callbacks import Callback, _FileLogger, default_loggers
 from raysweep.errors import ResumeMismatch
 from raysweep.execution.base import Executor
 from raysweep.execution.controller import Controller, check_resume
@@ -455,6 +455,9 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
                 logger.warning("raysweep: could not write results.csv: %s", exc)
     finally:
         directory.close()
+        for callback in callbacks:  # their files are closed even when the run raised
+            if isinstance(callback, _FileLogger):
+                callback.close()
     for callback in callbacks:
         callback.on_experiment_end(results)
     _warn_unused_stop_keys(stop, results)

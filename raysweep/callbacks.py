@@ -195,6 +195,10 @@ class _FileLogger(Callback):
             self._close(trial.trial_id)  # a finished trial writes no more rows
 
     def on_experiment_end(self, results: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every file this logger has open (it reopens them if it logs again)."""
         for key in list(self._handles):
             self._close(key)
 

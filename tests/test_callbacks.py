@@ -154,6 +154,20 @@ def test_logger_subclasses_that_override_on_trial_result_are_called():
     assert not _logs_reports(Mine()) and not _logs_reports(Callback())
 
 
+def test_loggers_close_their_files_when_the_run_raises(storage):
+    class Boom(Callback):
+        def on_trial_complete(self, trial):
+            raise RuntimeError("boom")
+
+    loggers = [CSVLogger(), JSONLLogger()]
+    with pytest.raises(RuntimeError, match="boom"):
+        rs.run(lambda c: {"loss": c["x"]}, SPACE, num_samples=2, executor="inline",
+               storage_path=storage, name="raises", verbose=0, callbacks=[*loggers, Boom()])
+    assert [logger._handles for logger in loggers] == [{}, {}]
+    path = os.path.join(storage, "raises")
+    assert len(pd.read_csv(os.path.join(path, "progress.csv"))) == 1  # the row was written
+
+
 def test_logger_without_a_directory_says_how_to_get_one():
     from raysweep.trial import Trial
 

@@ -128,7 +128,8 @@ class Controller:
                 self.state.apply(event)
                 self._checkpoints.setdefault(trial_id, []).append(event["i"])
             elif kind in ("resume", "fork"):
-                self.scheduler.next_launch(self.trials, exhausted=self._exhausted())
+                self.scheduler.next_launch(self.trials,
+                                           exhausted=self._exhausted() or bool(event.get("x")))
                 self.state.apply(event)
             else:
                 self.state.apply(event)
@@ -279,6 +280,9 @@ class Controller:
                 trial_id = f"{self._created:05d}"
                 config = self.searcher.suggest(trial_id)
                 if config is None:
+                    if self._unstall():
+                        started = True
+                        continue
                     break
                 if config is FINISHED:
                     self.state.searcher_finished = True
@@ -292,32 +296,53 @@ class Controller:
                                "t": round(trial.created_at, 3)})
                 self.scheduler.on_trial_add(trial)
                 self._start(trial)
-            elif isinstance(launch, Resume):
-                trial = self._paused(launch.trial_id, "Resume")
-                self._journal({"e": "resume", "id": trial.trial_id})
-                trial.iteration = trial.checkpoint_iteration or 0
-                self._start(trial)
-            elif isinstance(launch, Fork):
-                trial = self._paused(launch.trial_id, "Fork")
-                parent = self.trials.get(launch.parent_id)
-                if parent is None:
-                    raise RuntimeError(f"scheduler forked from unknown trial {launch.parent_id!r}")
-                donor_iteration = parent.checkpoint_iteration
-                if donor_iteration is None:
-                    self._warn_once("fork", f"trial {trial.trial_id} clones trial {parent.trial_id}"
-                                    " which has no checkpoint: it restarts from scratch (report "
-                                    "checkpoints from the objective for PBT to exploit)")
-                event = {"e": "fork", "id": trial.trial_id, "p": parent.trial_id,
-                         "c": launch.config, "i": donor_iteration or 0, "ci": donor_iteration}
-                self._journal(event)
-                self.state.apply(event)
-                trial.status = TrialStatus.PENDING
-                payload = self._payload(parent.trial_id, donor_iteration)
-                self._start(trial, payload=payload, from_parent=True)
-            else:  # pragma: no cover - protocol misuse
-                raise TypeError(f"scheduler.next_launch returned {launch!r}")
+            else:
+                self._resume_or_fork(launch)
             started = True
         return started
+
+    def _unstall(self) -> bool:
+        """The searcher has nothing now (it waits for results) but no trial runs: what it
+        waits for are paused trials, e.g. Hyperband's rungs under a searcher's
+        ``max_concurrent``. Ask the scheduler again as if no new trial could come (it then
+        promotes what it has), and journal that (``"x"``) so a restore asks the same."""
+        if self._active or self._restart or not any(
+                t.status is TrialStatus.PAUSED for t in self.trials.values()):
+            return False
+        launch = self.scheduler.next_launch(self.trials, exhausted=True)
+        if isinstance(launch, (Resume, Fork)):
+            self._resume_or_fork(launch, stalled=True)
+            return True
+        return False
+
+    def _resume_or_fork(self, launch: Any, stalled: bool = False) -> None:
+        """Carry out the scheduler's Resume or Fork (``stalled``: see ``_unstall``)."""
+        if isinstance(launch, Resume):
+            trial = self._paused(launch.trial_id, "Resume")
+            self._journal({"e": "resume", "id": trial.trial_id, **({"x": 1} if stalled else {})})
+            trial.iteration = trial.checkpoint_iteration or 0
+            self._start(trial)
+        elif isinstance(launch, Fork):
+            trial = self._paused(launch.trial_id, "Fork")
+            parent = self.trials.get(launch.parent_id)
+            if parent is None:
+                raise RuntimeError(f"scheduler forked from unknown trial {launch.parent_id!r}")
+            donor_iteration = parent.checkpoint_iteration
+            if donor_iteration is None:
+                self._warn_once("fork", f"trial {trial.trial_id} clones trial {parent.trial_id}"
+                                " which has no checkpoint: it restarts from scratch (report "
+                                "checkpoints from the objective for PBT to exploit)")
+            event = {"e": "fork", "id": trial.trial_id, "p": parent.trial_id,
+                     "c": launch.config, "i": donor_iteration or 0, "ci": donor_iteration}
+            if stalled:
+                event["x"] = 1
+            self._journal(event)
+            self.state.apply(event)
+            trial.status = TrialStatus.PENDING
+            payload = self._payload(parent.trial_id, donor_iteration)
+            self._start(trial, payload=payload, from_parent=True)
+        else:  # pragma: no cover - protocol misuse
+            raise TypeError(f"scheduler.next_launch returned {launch!r}")
 
     def _paused(self, trial_id: str, what: str) -> Trial:
         trial = self.trials.get(trial_id)

@@ -218,4 +218,6 @@ class Hyperband(Scheduler):
         """Freeze (once) and return the rung's promoted trials."""
         if bracket.promoted[rung] is None:
             bracket.promoted[rung] = self._ranking(bracket, rung)
+            if rung == 0 and not bracket.full:  # decided short (no new trial could come):
+                bracket.size = len(bracket.members)  # later trials start a new bracket
         return bracket.promoted[rung]

@@ -184,3 +184,33 @@ def test_pbt_with_ray_tune_style_mutations_forks_on_the_simulator(storage):
         assert step["config"]["x"] == 0.05 and step["config"]["explored"] is True
         assert step["parent_id"] is not None
         assert step["training_iteration"] >= 3  # nobody is ranked during the burn-in
+
+
+@pytest.mark.parametrize("interrupt_after", [None, 3, 6])
+def test_hyperband_under_a_searchers_max_concurrent_does_not_stall(storage, interrupt_after):
+    """Paused trials count as running for the searcher, so with max_concurrent=2 it stops
+    suggesting while Hyperband waits for a rung of 9 to fill. The controller then asks the
+    scheduler to promote what the rung has (journaled, so a restore asks the same)."""
+    def hyperband():
+        return rs.schedulers.Hyperband(max_t=MAX_T)
+
+    def random():
+        return rs.search.Random(max_concurrent=2)
+
+    reference = run(hyperband(), storage, name="reference", search=random(), num_samples=9)
+    frame = reference.dataframe()
+    assert len(frame) == 9 and set(frame.status) == {"TERMINATED"}
+    for trial_id, iterations in _iterations(reference).items():
+        assert iterations == list(range(1, len(iterations) + 1)), trial_id
+    if interrupt_after is None:
+        return
+    with pytest.raises(KeyboardInterrupt):
+        run(hyperband(), storage, name="resumed", search=random(), num_samples=9,
+            callbacks=[_Interrupt(interrupt_after)])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        resumed = run(hyperband(), storage, name="resumed", search=random(), num_samples=9,
+                      resume=True)
+    assert not [str(w.message) for w in caught if "restore" in str(w.message)]
+    assert sorted(zip(resumed.dataframe().trial_id, resumed.dataframe().training_iteration)) \
+        == sorted(zip(frame.trial_id, frame.training_iteration))
