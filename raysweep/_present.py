@@ -230,7 +230,9 @@ def summary(results: Any, n: int = 5) -> str:
             facts.append(f"{key} {settings[key]}")
     lines.append("  " + " · ".join(facts))
     counts = results.status_counts()
-    lines.append(f"  {len(results)} trials" + (f": {_describe_counts(counts)}" if counts else ""))
+    plural = "trial" if len(results) == 1 else "trials"
+    lines.append(f"  {len(results)} {plural}" +
+                 (f": {_describe_counts(counts)}" if counts else ""))
     best = results.best_trial
     if best is None:
         lines.append(f"  no trial has a finite {results.metric} yet")
@@ -239,7 +241,8 @@ def summary(results: Any, n: int = 5) -> str:
         lines.append(f"  best {results.metric} = {_value(value)} (trial {best.trial_id}, "
                      f"iteration {results.best_result.get('training_iteration', best.iteration)})")
         config = ", ".join(f"{k}={_value(v)}" for k, v in _flatten_dict(best.config).items())
-        lines.append(f"    {config}")
+        if config:  # an empty space has nothing to show
+            lines.append(f"    {config}")
     errors = results.errors
     if errors:
         last_id, last_text = list(errors.items())[-1]

@@ -151,9 +151,10 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
                 if len(values):
                     best = float(values.min() if mode == "min" else values.max())
     else:
-        from raysweep.results import (
-            metric_loss,  # noqa: PLC0415
-            trials_from_journal,  # noqa: PLC0415
+        from raysweep.results import (  # noqa: PLC0415
+            METRIC_RESULT,
+            metric_loss,
+            trials_from_journal,
         )
 
         state = trials_from_journal(path, metric, mode)
@@ -164,6 +165,8 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
             if trial.status.value != "ERROR":
                 result = trial.best_result if settings.get("scope") == "all" else \
                     trial.last_result
+                if result is not None and metric not in result:  # its last metric value
+                    result = trial.extra.get(METRIC_RESULT) or result
                 losses.append(metric_loss(result, metric, sign))
         finite = [v for v in losses if math.isfinite(v)]
         if finite:

@@ -525,3 +525,17 @@ def test_show_top_alias_all_errored_and_max_mode(experiments, tmp_path, capsys):
     code, out, _ = _cli(capsys, "ls", str(tmp_path))
     rows = {line.split()[0]: line for line in out.splitlines()[1:]}
     assert "4 error" in rows["failed"] and f"{best:.6g}" in rows["acc"]
+
+
+def test_python_dash_m_raysweep_is_the_command():
+    done = subprocess.run([sys.executable, "-m", "raysweep", "--help"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and "usage: raysweep" in done.stdout
+
+
+def test_summary_of_an_empty_space_and_one_trial(tmp_path):
+    results = rs.run(lambda config: 1.0, {}, num_samples=1, executor="inline", verbose=0,
+                     storage_path=str(tmp_path), name="empty")
+    text = results.summary()
+    assert "  1 trial: " in text
+    assert all(line.strip() for line in text.splitlines())  # no blank config line
