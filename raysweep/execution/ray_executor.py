@@ -285,6 +285,8 @@ class RayExecutor(Executor):
                 f"resources_per_trial={self.resources!r} cannot be satisfied by any node of "
                 f"the Ray cluster; its nodes have {nodes}")
         n_slots = capacity if self.max_concurrent is None else min(capacity, self.max_concurrent)
+        if self.max_concurrent is None and capacity >= 10**6:  # nothing is asked of any node
+            n_slots = max(1, int(ray.cluster_resources().get("CPU", 1)))  # one per CPU
         if self.max_concurrent is not None and self.max_concurrent > capacity:
             n_slots = self.max_concurrent  # more may fit once nodes join; extras wait
         _ship_code_by_value(objective)
@@ -364,6 +366,8 @@ class RayExecutor(Executor):
             return
         if self.max_concurrent is not None and len(self._slots) >= self.max_concurrent:
             return
+        if self.max_concurrent is None and all(v <= 0 for v in self.resources.values()):
+            return  # trials that ask for nothing "fit" without bound: setup chose the pool
         extra = self._capacity(total=False)
         if self.max_concurrent is not None:
             extra = min(extra, self.max_concurrent - len(self._slots))
