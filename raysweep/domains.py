@@ -19,6 +19,7 @@ import json
 import math
 import numbers
 import struct
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any
@@ -290,7 +291,10 @@ class _Lattice(Domain):
             u = (0.5 * (math.log(k) + math.log(k + 1)) - a) / (b - a)
         else:
             u = (k - self._kmin + 0.5) / (self._kmax - self._kmin + 1)
-        return _clip_unit(u)
+        u = _clip_unit(u)
+        if self._k_from_unit(u) != k:  # huge ranges: the midpoint rounds into a neighbour
+            u = _unit_preimage(self._k_from_unit, k, u)
+        return u
 
     def from_unit(self, u: float) -> Any:
         return self._value(self._k_from_unit(u))
@@ -559,6 +563,37 @@ class ScipyDist(Domain):
         self.invertible = (callable(getattr(dist, "ppf", None))
                            and callable(getattr(dist, "cdf", None)))
         self._unit_cache: dict[Any, float] = {}
+        if type(dist).__module__.startswith("scipy.stats"):
+            self._check_draw()  # other objects with .rvs may draw anything (scikit-learn's
+            #                     RandomizedSearchCV samples them itself)
+
+    def _check_draw(self) -> None:
+        """Draw one value now, so that an unusable scipy distribution fails when the space
+        is built (e.g. ``scipy.stats.randint`` not frozen: its bounds are missing, or invalid
+        parameters such as ``norm(0, -1)``) rather than inside the first trial."""
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                if self.invertible:
+                    x = self.dist.ppf(0.5)
+                else:
+                    x = self.dist.rvs(random_state=np.random.default_rng(0))
+        except Exception as exc:  # noqa: BLE001 - whatever the distribution raises
+            hint = ("" if hasattr(self.dist, "dist")  # frozen: its parameters are bad
+                    else " (pass a frozen distribution, e.g. scipy.stats.randint(1, 40))")
+            raise InvalidSpace(f"scipy distribution {self.name!r}: cannot draw from it: "
+                               f"{exc}{hint}") from None
+        if np.size(x) != 1:
+            raise InvalidSpace(f"scipy distribution {self.name!r}: draws arrays of shape "
+                               f"{np.shape(x)}; a parameter needs a distribution of single "
+                               "numbers")
+        x = _plain(np.reshape(x, ())[()])
+        if not _is_number(x):
+            raise InvalidSpace(f"scipy distribution {self.name!r}: draws {_short(x)}, not a "
+                               "number")
+        if math.isnan(float(x)):
+            raise InvalidSpace(f"scipy distribution {self.name!r}: invalid parameters "
+                               f"(args={self.args!r}, kwds={self.kwds!r}): it draws nan")
 
     def _cast(self, x: Any) -> Any:
         return round(float(x)) if self.discrete else float(x)
@@ -595,14 +630,40 @@ class ScipyDist(Domain):
             return 0.5
         if self.discrete:
             k = round(v)
-            u = 0.5 * (float(self.dist.cdf(k - 1)) + float(self.dist.cdf(k)))
-            u = _unit_preimage(self.from_unit, k, min(max(u, _TAIL), 1.0 - _TAIL))
+            guess = 0.5 * (float(self.dist.cdf(k - 1)) + float(self.dist.cdf(k)))
+            u = _unit_preimage(self.from_unit, k, min(max(guess, _TAIL), 1.0 - _TAIL))
+            if self.from_unit(u) != k:
+                u = self._scan(k, guess, u)
         else:
-            u = _unit_preimage(self._ppf, v, float(self.dist.cdf(v)))
+            guess = float(self.dist.cdf(v))
+            u = _unit_preimage(self._ppf, v, guess)
+            if self._ppf(u) != v:
+                u = self._scan(v, guess, u)
         if len(self._unit_cache) > 50_000:
             self._unit_cache.clear()
         self._unit_cache[value] = u
         return u
+
+    def _scan(self, value: Any, *centres: float) -> float:
+        """A wider, vectorised search for a ``u`` with ``from_unit(u) == value`` near
+        ``centres``: some ``ppf`` are not monotone in the last bits (e.g. ``truncnorm``), so
+        bisection can miss the run of unit values that map to ``value``. Windows of 64, 512
+        and 4096 float steps on each side; returns the last centre when all miss."""
+        done = 0
+        for reach in (64, 512, 4096):
+            offsets = np.arange(done + 1, reach + 1, dtype=np.int64)
+            offsets = np.concatenate([-offsets[::-1], offsets] if done else
+                                     [-offsets[::-1], [0], offsets])
+            done = reach
+            for centre in centres:
+                ords = np.clip(_ordinal(_clip_unit(centre) + 0.0) + offsets, 0, _ORDINAL_ONE)
+                us = ords.view(np.float64)
+                with np.errstate(all="ignore"):
+                    xs = np.asarray(self.dist.ppf(np.clip(us, _TAIL, 1.0 - _TAIL)), dtype=float)
+                hits = np.flatnonzero((np.round(xs) if self.discrete else xs) == value)
+                if len(hits):
+                    return float(us[hits[np.argmin(np.abs(offsets[hits]))]])
+        return centres[-1]
 
     def contains(self, value: Any) -> bool:
         if not _is_number(value) or not math.isfinite(float(value)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -177,6 +178,27 @@ class _Switch:
         for count in counts[:-1]:
             self.offsets.append(self.offsets[-1] + count)
         self.grid_count = sum(counts)
+
+
+def _user_number(domain: Domain, value: Any, name: str) -> Any:
+    """A user-given value of a numeric parameter as a plain Python number: ``int`` for an
+    integer domain (``3.0`` -> ``3``), ``float`` otherwise. Values out of the domain's range
+    are kept (``encode`` clips them); anything that is not a finite number is refused."""
+    plain = _plain(value)
+    if isinstance(plain, bool) or not isinstance(plain, numbers.Real):
+        raise InvalidSpace(f"space[{name!r}]: must be a number ({domain!r}), got {_short(value)}")
+    x = float(plain)
+    if not math.isfinite(x):
+        raise InvalidSpace(f"space[{name!r}]: must be a finite number ({domain!r}), "
+                           f"got {_short(value)}")
+    if domain.kind == "int":
+        if isinstance(plain, numbers.Integral):
+            return int(plain)
+        if not x.is_integer():
+            raise InvalidSpace(f"space[{name!r}]: must be an integer ({domain!r}), "
+                               f"got {_short(value)}")
+        return int(x)
+    return x
 
 
 def _is_branch(category: Any) -> bool:
@@ -455,8 +477,11 @@ class Space:
         are kept, missing ones sampled.
 
         Raises ``InvalidSpace`` naming the key for a key that is not in the space, a
-        categorical value that is not one of its categories, or a conditional value that
-        fits none of the branches. Numbers outside their range are kept.
+        categorical value that is not one of its categories, a conditional value that fits
+        none of the branches, or a numeric parameter given something other than a finite
+        number (or a non-integer for an integer domain). Numbers outside their range are
+        kept; given values come back as plain Python objects (``numpy.float64(0.5)`` ->
+        ``0.5``, ``3.0`` -> ``3`` for an integer domain, a category as it was declared).
         """
         if not isinstance(partial, Mapping):
             raise InvalidSpace(
@@ -486,10 +511,14 @@ class Space:
             return self._complete(branches[fits[0]], value, name, rng)
         if isinstance(node, _Leaf):
             domain = self.dims[node.dim].domain
-            if isinstance(domain, Categorical) and not domain.contains(value):
-                raise InvalidSpace(f"space[{name!r}]: {_short(value)} is not one of the "
-                                   f"categories {_short(domain.categories)}")
-        return value  # numbers are kept even out of range (encode clips them)
+            if isinstance(domain, Categorical):
+                if not domain.contains(value):
+                    raise InvalidSpace(f"space[{name!r}]: {_short(value)} is not one of the "
+                                       f"categories {_short(domain.categories)}")
+                return _fresh(domain.categories[domain.index(value)])
+            if domain.kind in ("float", "int"):
+                return _user_number(domain, value, name)
+        return value
 
     def _fits(self, node: Any, value: Any) -> bool:
         """Partial match: keys a subset of the branch's, constants equal."""

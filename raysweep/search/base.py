@@ -14,6 +14,8 @@ Rules that make that work:
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +44,13 @@ class _Finished:
 FINISHED = _Finished()
 
 
+def is_real(value: Any) -> bool:
+    """Whether ``value`` is a finite real number (numpy's included, ``bool`` excluded): the
+    check every searcher argument that is a float goes through."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
 class Searcher:
     """Base class of every search algorithm.
 
@@ -66,7 +75,8 @@ class Searcher:
             raise TypeError(
                 f"{type(self).__name__}: points_to_evaluate must be a list of config dicts, "
                 f"got {type(points_to_evaluate).__name__}")
-        if max_concurrent is not None and (not isinstance(max_concurrent, int)
+        if max_concurrent is not None and (isinstance(max_concurrent, bool)
+                                           or not isinstance(max_concurrent, int)
                                            or max_concurrent < 1):
             raise ValueError(f"{type(self).__name__}: max_concurrent must be an int >= 1, "
                              f"got {max_concurrent!r}")

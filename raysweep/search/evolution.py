@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from raysweep.search._common import HistorySearcher
+from raysweep.search.base import is_real
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -32,7 +33,8 @@ class Evolution(HistorySearcher):
         population_size: Trials in the parent pool (>= 2); the first ``population_size``
             configs are random.
         tournament_size: Contestants per parent selection (>= 1, at most
-            ``population_size``); larger means stronger selection.
+            ``population_size``); larger means stronger selection. None (the default)
+            means 3, or ``population_size`` when that is smaller.
         crossover_prob: Probability that a child mixes two parents (else it copies one),
             in [0, 1].
         mutation_prob: Probability that each gene mutates, in (0, 1]; None means
@@ -50,26 +52,28 @@ class Evolution(HistorySearcher):
 
     name = "evolution"
 
-    def __init__(self, *, population_size: int = 20, tournament_size: int = 3,
+    def __init__(self, *, population_size: int = 20, tournament_size: int | None = None,
                  crossover_prob: float = 0.5, mutation_prob: float | None = None,
                  mutation_scale: float = 0.1, n_elites: int = 2,
                  points_to_evaluate: list[dict[str, Any]] | None = None,
                  max_concurrent: int | None = None) -> None:
         super().__init__(points_to_evaluate=points_to_evaluate, max_concurrent=max_concurrent)
         _check_int("population_size", population_size, 2)
+        if tournament_size is None:  # 3, or the whole population when it is smaller
+            tournament_size = min(3, population_size)
         _check_int("tournament_size", tournament_size, 1)
         _check_int("n_elites", n_elites, 0)
         if tournament_size > population_size:
             raise ValueError(f"Evolution: tournament_size must be <= population_size "
                              f"({population_size}), got {tournament_size!r}")
-        if not isinstance(crossover_prob, (int, float)) or not 0.0 <= crossover_prob <= 1.0:
+        if not is_real(crossover_prob) or not 0.0 <= crossover_prob <= 1.0:
             raise ValueError(
                 f"Evolution: crossover_prob must be a float in [0, 1], got {crossover_prob!r}")
-        if mutation_prob is not None and (not isinstance(mutation_prob, (int, float))
+        if mutation_prob is not None and (not is_real(mutation_prob)
                                           or not 0.0 < mutation_prob <= 1.0):
             raise ValueError(f"Evolution: mutation_prob must be None or a float in (0, 1], "
                              f"got {mutation_prob!r}")
-        if not isinstance(mutation_scale, (int, float)) or not mutation_scale > 0:
+        if not is_real(mutation_scale) or not mutation_scale > 0:
             raise ValueError(
                 f"Evolution: mutation_scale must be a float > 0, got {mutation_scale!r}")
         self.population_size = population_size

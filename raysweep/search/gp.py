@@ -28,6 +28,7 @@ from scipy.special import erfcx, ndtr
 from scipy.stats import qmc
 
 from raysweep.search._common import HistorySearcher
+from raysweep.search.base import is_real
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -88,7 +89,7 @@ class GP(HistorySearcher):
         if acquisition not in _ACQUISITIONS:
             raise ValueError(f"GP: acquisition must be one of {list(_ACQUISITIONS)}, "
                              f"got {acquisition!r}")
-        if not isinstance(ucb_beta, (int, float)) or not ucb_beta >= 0:
+        if not is_real(ucb_beta) or not ucb_beta >= 0:
             raise ValueError(f"GP: ucb_beta must be a float >= 0, got {ucb_beta!r}")
         if warp not in _WARPS:
             raise ValueError(f"GP: warp must be one of {list(_WARPS)}, got {warp!r}")

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from raysweep.search._common import HistorySearcher
+from raysweep.search.base import is_real
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -58,12 +59,12 @@ class PSO(HistorySearcher):
         super().__init__(points_to_evaluate=points_to_evaluate, max_concurrent=max_concurrent)
         if isinstance(n_particles, bool) or not isinstance(n_particles, int) or n_particles < 2:
             raise ValueError(f"PSO: n_particles must be an int >= 2, got {n_particles!r}")
-        if not isinstance(inertia, (int, float)) or not 0.0 <= inertia < 1.0:
+        if not is_real(inertia) or not 0.0 <= inertia < 1.0:
             raise ValueError(f"PSO: inertia must be a float in [0, 1), got {inertia!r}")
         for arg, value in (("cognitive", cognitive), ("social", social)):
-            if not isinstance(value, (int, float)) or not value >= 0:
+            if not is_real(value) or not value >= 0:
                 raise ValueError(f"PSO: {arg} must be a float >= 0, got {value!r}")
-        if not isinstance(max_velocity, (int, float)) or not max_velocity > 0:
+        if not is_real(max_velocity) or not max_velocity > 0:
             raise ValueError(f"PSO: max_velocity must be a float > 0, got {max_velocity!r}")
         self.n_particles = n_particles
         self.inertia = float(inertia)

@@ -10,7 +10,9 @@ the batch's results are outstanding; when the last result of a batch arrives, th
 ``suggest`` waits for the thread to post the next batch (or finish, then ``FINISHED``), so
 the sequence of configs depends only on the results, never on thread timing, and a replay
 reproduces it exactly. Integers, quantized floats and categoricals are whatever the point
-decodes to (the optimisers see a piecewise-constant function along those dims).
+decodes to (the optimisers see a piecewise-constant function along those dims); a point that
+decodes to a config evaluated before gets that config's loss back without a new trial, and
+an optimiser that only revisits known configs for a while (a small discrete space) ends.
 
 A trial that fails (no metric, or NaN) counts as the worst loss seen so far plus the spread
 of the losses, so that every optimiser sees finite values.
@@ -18,9 +20,11 @@ of the losses, so that every optimiser sees finite values.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,6 +51,10 @@ _METHODS: dict[str, tuple[str, bool]] = {
 _RESERVED = {"func", "fun", "bounds", "ranges", "x0", "workers", "args", "method", "seed",
              "rng", "full_output", "disp", "callback"}
 _WAIT_S = 120.0  # longest a suggest waits for the optimiser thread's next batch
+_MAX_REPEATS = 2000  # evaluations in a row of known configs after which an optimiser ends
+_MAX_BRUTE_POINTS = 10**5  # brute builds its whole grid (Ns ** d points) in memory at once
+_MAX_SHGO_DIMS = 10  # shgo's first batch alone has 2 ** d points and its triangulation
+#                      takes ~1 s at 10 dims, ~30 s at 12 (and grows from there)
 
 
 class Scipy(HistorySearcher):
@@ -67,9 +75,11 @@ class Scipy(HistorySearcher):
             (``x0``) for differential evolution, dual annealing and the ``minimize`` methods.
         max_concurrent: Most trials pending at once (None: a whole batch).
 
-    The optimisers stop by their own criteria (``FINISHED``), or when the experiment's
-    budget is spent. A population optimiser's batch is ``popsize * d`` trials
-    (differential evolution), ``Ns ** d`` (brute, in one batch) or ``n`` (shgo).
+    The optimisers stop by their own criteria (``FINISHED``), when they revisit only configs
+    already evaluated (2,000 evaluations in a row), or when the experiment's budget is
+    spent. A population optimiser's batch is ``popsize * d`` trials (differential
+    evolution), ``Ns ** d`` (brute, in one batch; at most 100,000 points) or ``n`` (shgo,
+    which takes at most 10 dims); a config repeated within a batch runs once.
 
     Example:
         >>> import raysweep as rs
@@ -82,7 +92,7 @@ class Scipy(HistorySearcher):
     def __init__(self, method: str, *, points_to_evaluate: list[dict[str, Any]] | None = None,
                  max_concurrent: int | None = None, **options: Any) -> None:
         super().__init__(points_to_evaluate=points_to_evaluate, max_concurrent=max_concurrent)
-        key = method.lower() if isinstance(method, str) else method
+        key = method.lower() if isinstance(method, str) else None
         if key not in _METHODS:
             raise ValueError(f"Scipy: method must be one of {sorted(_METHODS)}, got {method!r}")
         function, _ = _METHODS[key]
@@ -107,11 +117,27 @@ class Scipy(HistorySearcher):
         old = getattr(self, "_channel", None)
         if old is not None:
             old.close()
-        self._channel = _Channel()
+        self._channel = _Channel(functools.partial(_config_key, space))
         self._thread: threading.Thread | None = None
         self._index: dict[str, int] = {}  # trial_id -> position in the current batch
         self._opt_seed = int(self.rng.integers(2**63))
         weakref.finalize(self, self._channel.close)
+        self._check_size(self.layout.d)
+
+    def _check_size(self, d: int) -> None:
+        """Refuse, before any trial, a space too large for the method's own machinery."""
+        if self.method == "brute":
+            ns = self.options.get("Ns", 5)
+            if isinstance(ns, int) and ns ** d > _MAX_BRUTE_POINTS:
+                raise ValueError(
+                    f"Scipy('brute'): the grid has Ns ** d = {ns} ** {d} points (more than "
+                    f"{_MAX_BRUTE_POINTS:,}, built in memory at once); lower Ns or use "
+                    f"Scipy('differential_evolution') or search='grid'")
+        elif self.method == "shgo" and d > _MAX_SHGO_DIMS:
+            raise ValueError(
+                f"Scipy('shgo'): the space has {d} dims, shgo handles at most "
+                f"{_MAX_SHGO_DIMS} (its sampling grows as 2 ** d); use "
+                f"Scipy('differential_evolution') or another searcher")
 
     # -- protocol -------------------------------------------------------------------------
     def _propose(self) -> dict[str, Any] | None | object:
@@ -165,11 +191,25 @@ class Scipy(HistorySearcher):
         self._channel.deliver(position, self._loss[trial_id])
 
 
+def _config_key(space: Space, u: np.ndarray) -> tuple:
+    """What identifies the config a unit vector decodes to (equal iff the configs are)."""
+    snapped, active = space.encode(space.decode(np.clip(u, 0.0, 1.0)))
+    return tuple(np.where(active, snapped, -1.0).tolist())
+
+
 class _Channel:
     """What the searcher and the optimiser thread share (never the searcher itself, so
-    that dropping the searcher stops the thread)."""
+    that dropping the searcher stops the thread).
 
-    def __init__(self) -> None:
+    A point that decodes to a config evaluated before (integers, categories and quantized
+    values make the optimiser's function piecewise constant) gets that config's loss back
+    without a new trial, and a batch's repeated configs are run once.
+    """
+
+    def __init__(self, key: Callable[[np.ndarray], Any] | None = None) -> None:
+        self.key = key
+        self.known: dict[Any, float] = {}  # config key -> loss, of every evaluated config
+        self.repeats = 0                    # evaluations in a row answered from ``known``
         self.cond = threading.Condition()
         self.phase = "computing"   # computing | waiting | done | error | closed
         self.batch: list[np.ndarray] = []
@@ -180,17 +220,35 @@ class _Channel:
         self.error: BaseException | None = None
 
     def evaluate(self, points: list[np.ndarray]) -> list[float]:
-        """Called by the optimiser thread: post ``points`` and block until all are back."""
+        """Called by the optimiser thread: post the points whose configs are new and block
+        until all are back. Ends the optimiser (``_Exhausted``) when it has only revisited
+        known configs for ``_MAX_REPEATS`` evaluations in a row (a small discrete space)."""
+        keys: list[Any] = ([self.key(p) for p in points] if self.key is not None
+                           else [object() for _ in points])
+        new: dict[Any, int] = {}  # key -> position in the posted batch
+        posted: list[np.ndarray] = []
+        for point, point_key in zip(points, keys):
+            if point_key not in self.known and point_key not in new:
+                new[point_key] = len(posted)
+                posted.append(point)
+        if not new:
+            self.repeats += len(points)
+            if self.repeats >= _MAX_REPEATS:
+                raise _Exhausted
+            return [self.known[k] for k in keys]
+        self.repeats = 0
         with self.cond:
             if self.phase == "closed":
                 raise _Closed
-            self.batch, self.handed, self.results = points, 0, {}
+            self.batch, self.handed, self.results = posted, 0, {}
             self.phase = "waiting"
             self.cond.notify_all()
             self.cond.wait_for(lambda: self.phase != "waiting")
             if self.phase == "closed":
                 raise _Closed
-            return [self.results[i] for i in range(len(points))]
+            for point_key, i in new.items():
+                self.known[point_key] = self.results[i]
+        return [self.known[k] for k in keys]
 
     def deliver(self, position: int, loss: float) -> None:
         with self.cond:
@@ -220,6 +278,10 @@ class _Channel:
 
 class _Closed(Exception):
     """Unwinds the optimiser thread when its searcher is gone."""
+
+
+class _Exhausted(Exception):
+    """Ends an optimiser that only revisits configs already evaluated."""
 
 
 def _run(channel: _Channel, method: str, options: dict[str, Any], d: int, seed: int,
@@ -263,6 +325,9 @@ def _run(channel: _Channel, method: str, options: dict[str, Any], d: int, seed: 
             start = rng.random(d) if x0 is None else x0
             so.minimize(fun, start, method=method, bounds=bounds, options=opts)
     except _Closed:
+        return
+    except _Exhausted:
+        channel.finish(None)
         return
     except Exception as exc:  # noqa: BLE001 - re-raised by the searcher's next suggest
         channel.finish(exc)

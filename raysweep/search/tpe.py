@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from raysweep.search._common import HistorySearcher, Layout
+from raysweep.search.base import is_real
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -77,10 +78,10 @@ class TPE(HistorySearcher):
         _check_int("max_good", max_good, 1)
         if max_history is not None:
             _check_int("max_history", max_history, 1)
-        if not isinstance(gamma, (int, float)) or not 0.0 < gamma < 1.0:
+        if not is_real(gamma) or not 0.0 < gamma < 1.0:
             raise ValueError(f"TPE: gamma must be a float in (0, 1), got {gamma!r}")
         for arg, value in (("prior_weight", prior_weight), ("bandwidth", bandwidth)):
-            if not isinstance(value, (int, float)) or not value > 0:
+            if not is_real(value) or not value > 0:
                 raise ValueError(f"TPE: {arg} must be a float > 0, got {value!r}")
         self.n_startup_trials = n_startup_trials
         self.n_ei_candidates = n_ei_candidates
