@@ -252,3 +252,15 @@ def warn_once(owner: Any, message: str) -> None:
 
 
 __all__ = ["FINISHED", "HistorySearcher", "Layout", "warn_once"]
+
+
+def bounded_history(loss: np.ndarray, limit: int, n_best: int) -> np.ndarray:
+    """Indexes (in observation order) of at most ``limit`` observations: the ``n_best``
+    lowest losses (ties to the earlier) and the most recent others."""
+    n = len(loss)
+    k = min(n_best, limit)
+    kth = np.partition(loss, k - 1)[k - 1]
+    better = np.flatnonzero(loss < kth)
+    ties = np.flatnonzero(loss == kth)[: k - len(better)]
+    recent = np.arange(n - (limit - k), n)
+    return np.union1d(np.concatenate([better, ties]), recent)

@@ -27,7 +27,7 @@ from scipy.optimize import minimize, minimize_scalar
 from scipy.special import erfcx, ndtr
 from scipy.stats import qmc
 
-from raysweep.search._common import HistorySearcher
+from raysweep.search._common import HistorySearcher, bounded_history
 from raysweep.search.base import is_real
 
 if TYPE_CHECKING:
@@ -60,13 +60,18 @@ class GP(HistorySearcher):
             ``"none"`` (standardised only). The power warp converges faster on objectives
             whose losses span orders of magnitude; ``"none"`` can refine better late on
             long, curved valleys (Rosenbrock at 100 trials).
+        max_history: Most finished trials the GP is fitted on (>= 2, or None: all). Past it
+            the model keeps the best half and the most recent others (and as many of the
+            running trials, the ones started last, as fantasies). The default (500) changes
+            nothing for smaller experiments.
         points_to_evaluate: Configs evaluated first (and learnt from).
         max_concurrent: Most trials pending at once (None: no limit).
 
-    The cost of a suggestion grows as the cube of the number of finished trials; measured
-    on 2-4 numeric dims it is 25-50 ms of CPU time at a hundred trials and 50-75 ms at two
-    hundred (the kernel fit starts from the previous suggestion's, and from the defaults
-    too only every tenth suggestion past thirty trials).
+    The cost of a suggestion grows as the cube of the number of trials it is fitted on;
+    measured on 3-4 numeric dims it is 25-50 ms of CPU time at a hundred trials, 50-75 ms at
+    two hundred, ~120 ms at three hundred and over a second at a thousand (the kernel fit
+    starts from the previous suggestion's, and from the defaults too only every tenth
+    suggestion past thirty trials): hence ``max_history``.
 
     Example:
         >>> import raysweep as rs
@@ -78,7 +83,8 @@ class GP(HistorySearcher):
 
     def __init__(self, *, n_startup_trials: int = 10, acquisition: str = "ei",
                  ucb_beta: float = 2.0, n_candidates: int = 1000, n_restarts: int = 5,
-                 warp: str = "power", points_to_evaluate: list[dict[str, Any]] | None = None,
+                 warp: str = "power", max_history: int | None = 500,
+                 points_to_evaluate: list[dict[str, Any]] | None = None,
                  max_concurrent: int | None = None) -> None:
         super().__init__(points_to_evaluate=points_to_evaluate, max_concurrent=max_concurrent)
         for arg, value, minimum in (("n_startup_trials", n_startup_trials, 1),
@@ -93,6 +99,11 @@ class GP(HistorySearcher):
             raise ValueError(f"GP: ucb_beta must be a float >= 0, got {ucb_beta!r}")
         if warp not in _WARPS:
             raise ValueError(f"GP: warp must be one of {list(_WARPS)}, got {warp!r}")
+        if max_history is not None and (isinstance(max_history, bool) or not isinstance(
+                max_history, int) or max_history < 2):
+            raise ValueError(f"GP: max_history must be None or an int >= 2, got "
+                             f"{max_history!r}")
+        self.max_history = max_history
         self.n_startup_trials = n_startup_trials
         self.acquisition = acquisition
         self.ucb_beta = float(ucb_beta)
@@ -129,9 +140,12 @@ class GP(HistorySearcher):
 
     def _propose_config(self) -> dict[str, Any]:
         U, active, loss = self._history()
-        finite = np.isfinite(loss)
-        if len(loss) < self.n_startup_trials or finite.sum() < 2:
+        if len(loss) < self.n_startup_trials or np.isfinite(loss).sum() < 2:
             return self._startup_config()
+        if self.max_history is not None and len(loss) > self.max_history:
+            keep = bounded_history(loss, self.max_history, self.max_history // 2)
+            U, active, loss = U[keep], active[keep], loss[keep]
+        finite = np.isfinite(loss)
         raw = np.where(finite, loss, loss[finite].max())
         X = self._features(U, active)
         y = _standardise(raw, self.warp)
@@ -141,7 +155,7 @@ class GP(HistorySearcher):
         self._n_fits += 1
         model = _Posterior.fit(X, y, self._theta, self._fit_seed(), fresh)
         self._theta = model.theta
-        Up, active_p = self._pending_arrays()
+        Up, active_p = self._pending_arrays(self.max_history)
         best = float(y.min())
         if len(Up):  # kriging believer: pending trials at their predicted mean
             Xp = self._features(Up, active_p)

@@ -22,6 +22,7 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from raysweep.search._common import HistorySearcher, Layout
+from raysweep.search._common import bounded_history as _bounded_history
 from raysweep.search.base import is_real
 
 if TYPE_CHECKING:
@@ -273,18 +274,6 @@ def _neighbour_gaps(X: np.ndarray) -> np.ndarray:
     out = np.empty_like(X)
     np.put_along_axis(out, order, widest, axis=0)
     return out
-
-
-def _bounded_history(loss: np.ndarray, limit: int, n_best: int) -> np.ndarray:
-    """Indexes (in observation order) of at most ``limit`` observations: the ``n_best``
-    lowest losses (ties to the earlier) and the most recent others."""
-    n = len(loss)
-    k = min(n_best, limit)
-    kth = np.partition(loss, k - 1)[k - 1]
-    better = np.flatnonzero(loss < kth)
-    ties = np.flatnonzero(loss == kth)[: k - len(better)]
-    recent = np.arange(n - (limit - k), n)
-    return np.union1d(np.concatenate([better, ties]), recent)
 
 
 def _groups(layout: Layout) -> list[tuple[tuple[int, int] | None, list[int]]]:

@@ -255,3 +255,26 @@ def test_evolution_children_stay_near_good_parents():
         losses.append(quadratic(config))
         searcher.observe(f"t{i}", {"loss": losses[-1]}, final=True)
     assert np.median(losses[-20:]) < np.median(losses[:10]) / 10
+
+
+def test_gp_with_bounded_history_fits_on_the_best_and_the_recent(monkeypatch):
+    import raysweep.search.gp as gp_module
+
+    sizes = []
+    fit = gp_module._Posterior.fit
+
+    def recording(X, *args, **kwargs):
+        sizes.append(len(X))
+        return fit(X, *args, **kwargs)
+
+    monkeypatch.setattr(gp_module._Posterior, "fit", staticmethod(recording))
+    searcher = started(GP(n_startup_trials=5, n_candidates=64, max_history=12), seed=1)
+    best = math.inf
+    for i in range(40):
+        config = searcher.suggest(f"t{i}")
+        best = min(best, quadratic(config))
+        searcher.observe(f"t{i}", {"loss": quadratic(config)}, final=True)
+    assert sizes and max(sizes) == 12  # never more than max_history finished trials
+    assert best < 0.5
+    with pytest.raises(ValueError, match="GP: max_history must be None or an int >= 2, got 1"):
+        GP(max_history=1)
