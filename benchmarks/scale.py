@@ -165,9 +165,10 @@ def run_one(combo: str, workers: int, trials: int, max_cpu_s: float,
 
 
 def tpe_suggest_ms(observations: int, pending: int = 1000, calls: int = 50,
-                   **tpe_args) -> dict[str, float]:
-    """CPU ms per ``TPE.suggest`` with ``observations`` finished trials (random configs of
-    this workload, scored at max_t) and ``pending`` running ones, as at 1,000 workers.
+                   searcher_class=None, **tpe_args) -> dict[str, float]:
+    """CPU ms per ``TPE.suggest`` (or ``searcher_class``'s) with ``observations`` finished
+    trials (random configs of this workload, scored at max_t) and ``pending`` running ones,
+    as at 1,000 workers.
 
     Much faster than a sweep that long: the history is filled without asking TPE for it.
     """
@@ -176,7 +177,7 @@ def tpe_suggest_ms(observations: int, pending: int = 1000, calls: int = 50,
     from raysweep.search.tpe import TPE
     from raysweep.space import Space
 
-    searcher, domain = TPE(**tpe_args), Space(space())
+    searcher, domain = (searcher_class or TPE)(**tpe_args), Space(space())
     searcher.setup(domain, "loss", "min", 0)
     rng = np.random.default_rng(0)
     for number in range(observations + pending):
@@ -274,8 +275,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tpe-suggest", default=None, metavar="N,N,...",
                         help="only time TPE.suggest at these history sizes (default and "
                              "max_history=None), with 1,000 trials pending")
+    parser.add_argument("--gp-suggest", default=None, metavar="N,N,...",
+                        help="only time GP.suggest at these history sizes (default and "
+                             "max_history=None up to 1,000), with 10 trials pending")
     parser.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.gp_suggest:  # the GP keeps its whole history: its cost grows with it
+        from raysweep.search.gp import GP
+
+        print(f"{'observations':>12}{'max_history':>13}{'median ms':>11}{'p90 ms':>9}")
+        for size in (int(n) for n in args.gp_suggest.split(",")):
+            for label, extra in (("500", {}), ("None", {"max_history": None})):
+                if label == "None" and size > 1000:
+                    continue  # tens of seconds per suggestion: not worth the wait
+                row = tpe_suggest_ms(size, pending=10, calls=20, searcher_class=GP, **extra)
+                print(f"{size:>12,}{label:>13}{row['median_ms']:>11.1f}{row['p90_ms']:>9.1f}",
+                      flush=True)
+        return
     if args.tpe_suggest:
         print(f"{'observations':>12}{'max_history':>13}{'median ms':>11}{'p90 ms':>9}")
         for size in (int(n) for n in args.tpe_suggest.split(",")):
