@@ -164,15 +164,21 @@ class ExperimentDir:
     def __init__(self, path: str) -> None:
         self.path = os.path.abspath(path)
         self._buffer: list[str] = []
-        self._journal = None
+        self._journal: int | None = None  # file descriptor, opened for appending
+        self._size = 0  # bytes of the journal that hold complete lines
+        self._broken: OSError | None = None  # a failed write: nothing more is written
         self._lock_handle = None
         self._last_sync = time.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------
     def lock(self) -> None:
         """Take the single-writer lock; a crashed driver's lock dies with its process."""
-        os.makedirs(self.path, exist_ok=True)
-        handle = open(os.path.join(self.path, LOCK_FILE), "a+")  # noqa: SIM115
+        try:
+            os.makedirs(self.path, exist_ok=True)
+            handle = open(os.path.join(self.path, LOCK_FILE), "a+")  # noqa: SIM115
+        except OSError as exc:
+            raise _write_error(self.path, exc, "the experiment directory is not writable; "
+                               "choose a writable storage_path") from exc
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -194,27 +200,43 @@ class ExperimentDir:
 
     def open_journal(self) -> None:
         file = os.path.join(self.path, JOURNAL_FILE)
-        # A torn last line from a killed driver must not glue onto our first event.
-        if os.path.exists(file) and os.path.getsize(file) > 0:
-            with open(file, "rb") as handle:
-                handle.seek(-1, os.SEEK_END)
-                torn = handle.read(1) != b"\n"
-            if torn:
-                self._truncate_torn_tail(file)
-        self._journal = open(file, "a", encoding="utf-8")  # noqa: SIM115
+        try:
+            # A torn last line from a killed driver must not glue onto our first event.
+            if os.path.exists(file) and os.path.getsize(file) > 0:
+                with open(file, "rb") as handle:
+                    handle.seek(-1, os.SEEK_END)
+                    torn = handle.read(1) != b"\n"
+                if torn:
+                    self._repair_tail(file)
+            self._journal = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._size = os.fstat(self._journal).st_size
+        except OSError as exc:
+            raise _write_error(file, exc, "the journal cannot be written") from exc
 
     @staticmethod
-    def _truncate_torn_tail(file: str) -> None:
+    def _repair_tail(file: str) -> None:
+        """End the journal on a complete line: a last line without its newline is kept
+        when it is a whole event (``read_journal`` already returned it), else cut."""
         with open(file, "rb+") as handle:
             data = handle.read()
             cut = data.rfind(b"\n") + 1
-            handle.truncate(cut)
+            try:
+                event = json.loads(data[cut:])
+                whole = isinstance(event, dict) and "e" in event
+            except ValueError:
+                whole = False
+            if whole:
+                handle.write(b"\n")
+            else:
+                handle.truncate(cut)
 
     def close(self) -> None:
-        self.flush(sync=True)
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        try:
+            self.flush(sync=True)
+        finally:
+            if self._journal is not None:
+                os.close(self._journal)
+                self._journal = None
         if self._lock_handle is not None:
             try:
                 fcntl.flock(self._lock_handle.fileno(), fcntl.LOCK_UN)
@@ -236,25 +258,63 @@ class ExperimentDir:
         return text
 
     def flush(self, sync: bool = False) -> None:
-        """Write buffered events (one write call); fsync when asked or once a second."""
-        if self._journal is None:
-            return
-        if self._buffer:
-            self._journal.write("\n".join(self._buffer) + "\n")
+        """Write buffered events (one write call); fsync when asked or once a second.
+
+        A write that fails (disk full, a file size limit, an I/O error) is undone back to the
+        last complete line and raised as an ``OSError`` naming the journal; the journal then
+        stays as it was (later events are dropped), so a resume reads it whole.
+        """
+        if self._journal is None or self._broken is not None:
             self._buffer.clear()
-            self._journal.flush()
-        now = time.monotonic()
-        if sync or now - self._last_sync >= 1.0:
-            os.fsync(self._journal.fileno())
-            self._last_sync = now
+            return
+        fd = self._journal
+        try:
+            if self._buffer:
+                data = ("\n".join(self._buffer) + "\n").encode()
+                self._buffer.clear()  # first: an interrupted flush never writes twice
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                self._size += len(data)
+            now = time.monotonic()
+            if sync or now - self._last_sync >= 1.0:
+                os.fsync(fd)
+                self._last_sync = now
+        except OSError as exc:
+            try:
+                os.ftruncate(fd, self._size)  # no torn line for a resume to trip on
+            except OSError:
+                pass
+            file = os.path.join(self.path, JOURNAL_FILE)
+            self._broken = _write_error(file, exc, "the run stops here; the journal keeps "
+                                        "every event before this write: make room and "
+                                        "continue with resume=True")
+            raise self._broken from exc
 
     # -- checkpoints ----------------------------------------------------------------------
     def checkpoint_dir(self, trial_id: str, iteration: int) -> str:
         return os.path.join(self.path, "trials", trial_id, f"checkpoint_{iteration:06d}")
 
     def write_checkpoint(self, trial_id: str, iteration: int, payload: tuple[str, bytes]) -> str:
-        """Store a checkpoint payload atomically (temp dir + rename); return its directory."""
+        """Store a checkpoint payload atomically (temp dir + rename); return its directory.
+
+        Raises:
+            OSError: the disk refused (naming the directory); the run cannot go on.
+            ValueError: a directory checkpoint holds what cannot be stored (e.g. a link to an
+                absolute path); only that trial is at fault.
+        """
         final = self.checkpoint_dir(trial_id, iteration)
+        try:
+            return self._write_checkpoint(final, payload)
+        except OSError as exc:
+            raise _write_error(final, exc, "a checkpoint cannot be stored; the journal keeps "
+                               "the run up to here: make room and continue with "
+                               "resume=True") from exc
+        except tarfile.TarError as exc:  # FilterError: a link out of the directory
+            raise ValueError(f"its checkpoint directory cannot be stored: {exc}") from None
+
+    @staticmethod
+    def _write_checkpoint(final: str, payload: tuple[str, bytes]) -> str:
         parent = os.path.dirname(final)
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=".tmp-ckpt-", dir=parent)
@@ -284,6 +344,14 @@ class ExperimentDir:
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False)
         atomic_write(os.path.join(self.path, RESULTS_FILE), buffer.getvalue())
+
+
+def _write_error(path: str, exc: OSError, advice: str) -> OSError:
+    """An ``OSError`` (same errno) that says which file could not be written and what now."""
+    reason = exc.strerror or str(exc)
+    return type(exc)(exc.errno, f"raysweep: could not write {path!r} ({reason}); {advice}") \
+        if exc.errno is not None else OSError(f"raysweep: could not write {path!r} ({reason}); "
+                                              f"{advice}")
 
 
 def read_checkpoint_payload(path: str, trial_id: str, iteration: int) -> tuple[str, bytes] | None:
@@ -319,13 +387,17 @@ def load_checkpoint(path: str, trial_id: str, iteration: int) -> Any:
     return None
 
 
-def list_checkpoints(path: str, trial_id: str) -> list[int]:
+def list_checkpoints(path: str, trial_id: str, clean: bool = False) -> list[int]:
+    """The iterations of ``trial_id``'s stored checkpoints, in order. ``clean`` (the writer,
+    on restore) also removes the temp directories of checkpoint writes a killed driver cut."""
     directory = os.path.join(path, "trials", trial_id)
     if not os.path.isdir(directory):
         return []
     out = []
     for entry in os.listdir(directory):
-        if entry.startswith("checkpoint_"):
+        if clean and entry.startswith(".tmp-ckpt-"):
+            shutil.rmtree(os.path.join(directory, entry), ignore_errors=True)
+        elif entry.startswith("checkpoint_"):
             try:
                 out.append(int(entry.split("_", 1)[1]))
             except ValueError:

@@ -28,6 +28,8 @@ from raysweep.trial import Trial, TrialStatus
 logger = logging.getLogger("raysweep")
 
 _FINISHED = (TrialStatus.TERMINATED, TrialStatus.ERROR)
+_CHECKPOINT_ERROR = "checkpoint_error"  # Trial.extra key: why its checkpoint was refused
+_BUDGET_GRACE_S = 2.0  # after time_budget_s, how long a running trial may take to stop
 
 
 class Controller:
@@ -68,6 +70,12 @@ class Controller:
         self._active: set[str] = set()  # trials handed to the executor and not yet ended
         self._created = 0
         self._checkpoints: dict[str, list[int]] = {}
+        # A forked trial restarts (after a lost worker, a restore, a pause) from its donor's
+        # checkpoint until it saves one of its own: trial id -> (donor id, iteration). Those
+        # checkpoints are not deleted by the donor's keep_checkpoints meanwhile.
+        self._fork_base: dict[str, tuple[str, int]] = {}
+        self._deferred: set[tuple[str, int]] = set()  # donors' checkpoints to delete later
+        self._budget_kill_at: float | None = None
         self._deadline: float | None = None
         self._budget_hit = False
         self._warned: set[str] = set()
@@ -114,6 +122,7 @@ class Controller:
                 self.state.apply(event)
                 if event.get("ck"):
                     self._checkpoints.setdefault(trial_id, []).append(trial.iteration)
+                    self._fork_base.pop(trial_id, None)
                 result["trial_id"] = trial_id
                 self.searcher.observe(trial_id, result, final=False)
                 if trial.status is TrialStatus.RUNNING:
@@ -127,17 +136,37 @@ class Controller:
             elif kind == "ck":
                 self.state.apply(event)
                 self._checkpoints.setdefault(trial_id, []).append(event["i"])
+                self._fork_base.pop(trial_id, None)
             elif kind in ("resume", "fork"):
                 self.scheduler.next_launch(self.trials,
                                            exhausted=self._exhausted() or bool(event.get("x")))
+                if kind == "fork":
+                    parent = self.trials.get(event.get("p"))
+                    base = None if parent is None or event.get("ci") is None else \
+                        self._checkpoint_location(parent)
+                    self._fork_base.pop(trial_id, None)
+                    if base is not None and base[1] == event["ci"]:
+                        self._fork_base[trial_id] = base
+                    elif event.get("ci") is not None:
+                        self._fork_base[trial_id] = (event["p"], event["ci"])
                 self.state.apply(event)
             else:
                 self.state.apply(event)
+        for trial_id, trial in self.trials.items():
+            if trial.status in _FINISHED:
+                self._fork_base.pop(trial_id, None)
         if self.storage is not None:  # checkpoints on disk are the truth
             for trial_id in self.trials:
-                found = _storage.list_checkpoints(self.storage.path, trial_id)
+                found = _storage.list_checkpoints(self.storage.path, trial_id, clean=True)
                 self._checkpoints[trial_id] = found
-                trial = self.trials[trial_id]
+            for trial_id, trial in self.trials.items():
+                base = self._fork_base.get(trial_id)
+                if base is not None and trial.checkpoint_iteration == base[1]:
+                    if base[1] not in self._checkpoints.get(base[0], ()):
+                        del self._fork_base[trial_id]  # the donor's is gone: from scratch
+                        trial.checkpoint_iteration = None
+                    continue
+                found = self._checkpoints[trial_id]
                 if trial.checkpoint_iteration is not None and \
                         trial.checkpoint_iteration not in found:
                     trial.checkpoint_iteration = found[-1] if found else None
@@ -213,7 +242,14 @@ class Controller:
                     if (self._restart or not self._exhausted()) and \
                             self.executor.waiting_for_workers():
                         self.executor.poll(0.2)  # workers are starting; nothing to lose
+                        self._check_budget()
                         continue
+                    if self._restart:
+                        raise RuntimeError(
+                            f"raysweep: no worker is left to run trial(s) "
+                            f"{sorted(self._restart)} (the workers were lost and none could "
+                            f"be started again); the experiment is saved: run it again with "
+                            f"resume=True when the cluster has room")
                     break
                 events = self.executor.poll(self._poll_timeout())
                 for event in events:
@@ -251,6 +287,8 @@ class Controller:
             timeout = min(timeout, max(0.0, self._deadline - now))
         if self.trial_timeout_s is not None:
             timeout = min(timeout, max(0.05, self.trial_timeout_s / 4))
+        if self._budget_kill_at is not None:
+            timeout = min(timeout, max(0.05, self._budget_kill_at - now))
         return timeout
 
     # ---------------------------------------------------------------------------- launch
@@ -328,6 +366,7 @@ class Controller:
             if parent is None:
                 raise RuntimeError(f"scheduler forked from unknown trial {launch.parent_id!r}")
             donor_iteration = parent.checkpoint_iteration
+            location = self._checkpoint_location(parent)
             if donor_iteration is None:
                 self._warn_once("fork", f"trial {trial.trial_id} clones trial {parent.trial_id}"
                                 " which has no checkpoint: it restarts from scratch (report "
@@ -339,7 +378,10 @@ class Controller:
             self._journal(event)
             self.state.apply(event)
             trial.status = TrialStatus.PENDING
-            payload = self._payload(parent.trial_id, donor_iteration)
+            self._release_base(trial.trial_id)
+            if location is not None:
+                self._fork_base[trial.trial_id] = location
+            payload = None if location is None else self._payload(*location)
             self._start(trial, payload=payload, from_parent=True)
         else:  # pragma: no cover - protocol misuse
             raise TypeError(f"scheduler.next_launch returned {launch!r}")
@@ -357,9 +399,29 @@ class Controller:
             return None
         return _storage.read_checkpoint_payload(self.storage.path, trial_id, iteration)
 
+    def _checkpoint_location(self, trial: Trial) -> tuple[str, int] | None:
+        """Where ``trial``'s latest checkpoint is stored: its own directory, or its donor's
+        when it was forked and has not saved one of its own since."""
+        if trial.checkpoint_iteration is None:
+            return None
+        base = self._fork_base.get(trial.trial_id)
+        if base is not None and base[1] == trial.checkpoint_iteration:
+            return base
+        return trial.trial_id, trial.checkpoint_iteration
+
+    def _release_base(self, trial_id: str) -> None:
+        """``trial_id`` no longer starts from its donor's checkpoint: delete that checkpoint
+        if the donor's keep_checkpoints already let it go and nobody else needs it."""
+        base = self._fork_base.pop(trial_id, None)
+        if base is not None and base in self._deferred and not self._needed(*base):
+            self._deferred.discard(base)
+            if self.storage is not None:
+                self.storage.delete_checkpoint(*base)
+
     def _start(self, trial: Trial, payload=None, from_parent: bool = False) -> None:
         if not from_parent:
-            payload = self._payload(trial.trial_id, trial.checkpoint_iteration)
+            location = self._checkpoint_location(trial)
+            payload = None if location is None else self._payload(*location)
             if payload is None:
                 if trial.iteration and not self.objective_is_class:
                     self._warn_once("scratch", f"trial {trial.trial_id} has no checkpoint and "
@@ -393,7 +455,14 @@ class Controller:
         loss_known = self.metric in result
         self.state.record_result(trial, result)
         if payload is not None:
-            self._save_checkpoint(trial, payload)
+            try:
+                self._save_checkpoint(trial, payload)
+            except ValueError as exc:  # this checkpoint cannot be stored: the trial fails
+                payload = None
+                trial.extra[_CHECKPOINT_ERROR] = f"trial {trial_id}: {exc}"
+                self._stopping.add(trial_id)
+                if not waiting:
+                    self.executor.decide(trial_id, "STOP")
         encoded = None if self.storage is None else \
             self.storage.append_report(trial_id, result, payload is not None)
         for logger_ in self._report_loggers:  # the file loggers reuse the journal's text
@@ -436,23 +505,35 @@ class Controller:
         iteration = trial.iteration if iteration is None else iteration
         self.storage.write_checkpoint(trial.trial_id, iteration, payload)
         trial.checkpoint_iteration = iteration
+        self._release_base(trial.trial_id)
         kept = self._checkpoints.setdefault(trial.trial_id, [])
         if iteration not in kept:
             kept.append(iteration)
         while len(kept) > self.keep_checkpoints:
             old = kept.pop(0)
-            if old != trial.checkpoint_iteration and not self._needed(trial.trial_id, old):
+            if old == trial.checkpoint_iteration:
+                continue
+            if self._needed(trial.trial_id, old):
+                self._deferred.add((trial.trial_id, old))
+            else:
                 self.storage.delete_checkpoint(trial.trial_id, old)
 
     def _needed(self, trial_id: str, iteration: int) -> bool:
-        """A checkpoint another trial is about to start from (a PBT donor's)."""
-        return False
+        """A checkpoint another trial would restart from (a PBT donor's)."""
+        return (trial_id, iteration) in self._fork_base.values()
 
     def _on_end(self, trial_id: str, kind: str, info, payload) -> None:
         trial = self.trials[trial_id]
         self._active.discard(trial_id)
         self._stopping.discard(trial_id)
         pending = trial.extra.pop("pending", None)
+        failed = trial.extra.pop(_CHECKPOINT_ERROR, None)
+        if failed is not None and kind != "error":
+            kind, info = "error", failed
+        if kind == "stopped" and trial.last_result is None:
+            # stopped before its first report (the time budget ran out): nothing to judge
+            self._set_status(trial, TrialStatus.TERMINATED)
+            return
         if kind == "cancelled":
             if self._budget_hit:
                 self._set_status(trial, TrialStatus.TERMINATED)
@@ -468,7 +549,11 @@ class Controller:
             return
         if kind == "paused" or (kind == "stopped" and pending == "PAUSE"):
             if payload is not None:
-                self._save_checkpoint(trial, payload)
+                try:
+                    self._save_checkpoint(trial, payload)
+                except ValueError as exc:
+                    self._on_end(trial_id, "error", f"trial {trial_id}: {exc}", None)
+                    return
                 self._journal({"e": "ck", "id": trial_id, "i": trial.iteration})
             self._set_status(trial, TrialStatus.PAUSED)
             return
@@ -490,8 +575,12 @@ class Controller:
         self._active.discard(trial_id)
         self._stopping.discard(trial_id)
         trial.extra.pop("pending", None)
+        trial.extra.pop(_CHECKPOINT_ERROR, None)
         if counts:
             trial.num_failures += 1
+        if self._budget_hit and not (counts and trial.num_failures > self.max_failures):
+            self._set_status(trial, TrialStatus.TERMINATED)  # no retry past the budget
+            return
         if counts and trial.num_failures > self.max_failures:
             message = f"{reason} (failed {trial.num_failures} time(s); max_failures=" \
                       f"{self.max_failures})"
@@ -517,6 +606,7 @@ class Controller:
             line["node"] = trial.node_id
         self._journal(line)
         if status in _FINISHED:
+            self._release_base(trial.trial_id)
             self._complete_algorithms(trial)
             for callback in self.callbacks:
                 callback.on_trial_complete(trial)
@@ -533,14 +623,46 @@ class Controller:
 
     # --------------------------------------------------------------- budgets and timeouts
     def _check_budget(self) -> None:
-        if self._deadline is None or self._budget_hit:
+        if self._deadline is None:
+            return
+        if self._budget_hit:
+            self._kill_past_budget()
             return
         if self.executor.now() < self._deadline:
             return
         self._budget_hit = True
+        self._budget_kill_at = self.executor.now() + _BUDGET_GRACE_S
+        while self._restart:  # waiting to be retried: they end where they are
+            self._set_status(self.trials[self._restart.popleft()], TrialStatus.TERMINATED)
         for trial_id in list(self._active):
             self._stopping.add(trial_id)
             self.executor.decide(trial_id, "STOP")
+
+    def _kill_past_budget(self) -> None:
+        """Trials told to stop at the time budget that did not reach a report within
+        ``_BUDGET_GRACE_S`` (a long iteration, a sleep) are killed and end TERMINATED with
+        their last results, as Ray Tune ends its trials at ``time_budget_s``."""
+        if self._budget_kill_at is None or self.executor.now() < self._budget_kill_at:
+            return
+        for trial_id in list(self._active):
+            if self.executor.running_since(trial_id) is None:
+                continue  # queued: it ends as cancelled
+            try:
+                events = self.executor.kill(trial_id, "stopped at time_budget_s")
+            except NotImplementedError:  # the inline executor: it stops at its next report
+                self._budget_kill_at = None
+                return
+            for event in events:
+                if event[0] == "lost":
+                    self._on_lost(event[1], event[2], False)
+                elif event[0] == "e" and event[1] == trial_id:
+                    trial = self.trials[trial_id]
+                    self._active.discard(trial_id)
+                    self._stopping.discard(trial_id)
+                    trial.extra.pop("pending", None)
+                    self._set_status(trial, TrialStatus.TERMINATED)
+                else:
+                    self._handle(event)
 
     def _check_timeouts(self) -> None:
         if self.trial_timeout_s is None:

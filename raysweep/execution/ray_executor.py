@@ -15,6 +15,7 @@ import site
 import socket
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,14 @@ logger = logging.getLogger("raysweep")
 _GROW_CHECK_S = 3.0
 _SHORT_TRIAL_S = 0.005  # trials shorter than this get deeper per-worker queues
 _MAX_DEPTH = 16
+_WAIT_WARN_S = 60.0
+_MARK_BYTES = 64
+
+
+def _last_line(exc: BaseException) -> str:
+    """The last non-empty line of an exception's text (Ray's carry a remote traceback)."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else type(exc).__name__
 
 
 @ray.remote(max_concurrency=4)
@@ -40,15 +49,18 @@ class _WorkerActor:
 
     def __init__(self) -> None:
         self._runtime: _Runtime | None = None
+        self._marker = _RunMarker(ray.get_runtime_context().get_actor_id())
 
-    def configure(self, objective: Any, metric: str, mode: str, stop_blob: bytes) -> str:
+    def configure(self, objective: Any, metric: str, mode: str,
+                  stop_blob: bytes) -> tuple[str, str | None]:
         # ``objective`` arrives deserialized by Ray (it was ``ray.put``), so ObjectRefs the
         # objective captured keep their owner and ``ray.get`` works inside trials
         if self._runtime is not None:
             self._runtime.close()
         stop = cloudpickle.loads(stop_blob)
-        self._runtime = _Runtime(objective, metric=metric, mode=mode, stop=stop)
-        return ray.get_runtime_context().get_node_id()
+        self._runtime = _Runtime(objective, metric=metric, mode=mode, stop=stop,
+                                 mark=self._marker.mark)
+        return ray.get_runtime_context().get_node_id(), self._marker.path
 
     def release(self) -> bool:
         """Drop the experiment's objective; True when the worker is clean enough to reuse."""
@@ -61,6 +73,75 @@ class _WorkerActor:
 
     def handle(self, messages: list[tuple]) -> list[tuple]:
         return self._runtime.handle(messages)
+
+
+class _RunMarker:
+    """A tiny file holding the id of the trial this worker is running ("" when idle).
+
+    The driver keeps the next trial queued on each worker, so when a worker dies the driver
+    cannot tell from its messages whether the trial it last heard of was still running or had
+    ended (that reply may have died with the process) and a queued one had begun. The file
+    outlives the process: a driver on the same machine reads it to charge the failure to the
+    right trial. Writing it costs one ``pwrite`` per trial.
+    """
+
+    def __init__(self, actor_id: str) -> None:
+        self.path: str | None = None
+        self._fd: int | None = None
+        try:
+            directory = os.path.join(tempfile.gettempdir(), "raysweep-workers")
+            os.makedirs(directory, exist_ok=True)
+            path = os.path.join(directory, actor_id)
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+            self.path = path
+        except OSError:  # no writable temp dir: the driver falls back to its own view
+            self._fd = None
+
+    def mark(self, trial_id: str) -> None:
+        if self._fd is not None:
+            try:
+                os.pwrite(self._fd, trial_id.encode().ljust(_MARK_BYTES), 0)
+            except (OSError, AttributeError):  # AttributeError: no os.pwrite on this OS
+                pass
+
+
+def _sweep_markers(max_age_s: float = 86400.0) -> None:
+    """Remove marker files nobody has written for a day (workers Ray shut down itself, e.g.
+    with their driver, leave theirs behind; a live worker rewrites its own at every trial)."""
+    directory = os.path.join(tempfile.gettempdir(), "raysweep-workers")
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        try:
+            if now - entry.stat().st_mtime > max_age_s:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+def _drop_marker(actor: Any) -> None:
+    """Remove the marker file of a worker the driver killed (when it is on this machine)."""
+    try:
+        os.unlink(os.path.join(tempfile.gettempdir(), "raysweep-workers", actor._actor_id.hex()))
+    except (OSError, AttributeError):
+        pass
+
+
+def _read_marker(path: str | None) -> str | None:
+    """The trial a dead worker was running ("" if idle), or None when its marker cannot be
+    read here (another machine); the file is removed."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(_MARK_BYTES)
+        os.unlink(path)
+    except OSError:
+        return None
+    return data.decode(errors="replace").strip()
 
 
 # Idle workers kept between runs of one driver (a notebook, a benchmark, a test session),
@@ -83,6 +164,7 @@ def release_workers() -> None:
             ray.kill(actor, no_restart=True)
         except Exception:  # noqa: BLE001 - from an old Ray session, or already gone
             pass
+        _drop_marker(actor)
 
 
 def _arm_pool_timer() -> None:
@@ -112,6 +194,7 @@ class _Slot:
     actor: Any
     ready_ref: Any  # resolves to the node id once the actor is placed and constructed
     node_id: str | None = None
+    marker: str | None = None  # path of the worker's ``_RunMarker`` file
     ready: bool = False
     outstanding: list = field(default_factory=list)
     pending: list = field(default_factory=list)
@@ -269,10 +352,20 @@ class RayExecutor(Executor):
         self._slots: list[_Slot] = []
         self._owner: dict[Any, _Slot] = {}
         self._where: dict[str, _Slot] = {}
+        self._cancelled: list[tuple] = []
         self._last_grow = 0.0
         self._mean_s: float | None = None
         self._node: dict[str, str | None] = {}  # the node of each trial's latest run
         self._depth = queue_depth
+        # Trials that shared a worker that died while two or more of its trials were in
+        # flight: the driver cannot tell which one was running (the reply saying the first one
+        # ended may have died with the process), so none is charged a failure and each runs
+        # next alone on a worker, where a second death is its own.
+        self._suspects: set[str] = set()
+        self._held: list[tuple] = []  # start messages of suspects waiting for an idle worker
+        self._target = 0  # workers wanted; lost ones are replaced up to this
+        self._start_error: str | None = None
+        self._waiting_since: float | None = None
 
     # -- setup ----------------------------------------------------------------------------
     def setup(self, objective: Any, *, metric: str, mode: str, stop: Any) -> None:
@@ -303,6 +396,9 @@ class RayExecutor(Executor):
                 ray.kill(actor, no_restart=True)
             except Exception:  # noqa: BLE001 - from an old Ray session
                 pass
+            _drop_marker(actor)
+        self._target = n_slots
+        _sweep_markers()
         for _ in range(n_slots):
             self._add_slot()
         # Wait for the workers that fit now, so the first trials start on a full pool.
@@ -312,7 +408,8 @@ class RayExecutor(Executor):
                 time.monotonic() < deadline:
             self._check_ready(timeout=0.5)
             if not self._slots:
-                raise RuntimeError("raysweep: no worker could be started on the Ray cluster")
+                raise RuntimeError("raysweep: no worker could be started on the Ray cluster: "
+                                   f"{self._start_error}")
         self._last_grow = time.monotonic()
 
     @staticmethod
@@ -321,6 +418,7 @@ class RayExecutor(Executor):
             ray.kill(slot.actor, no_restart=True)
         except Exception:  # noqa: BLE001 - already gone
             pass
+        _drop_marker(slot.actor)
 
     def _capacity(self, *, total: bool) -> int:
         count = 0
@@ -351,10 +449,11 @@ class RayExecutor(Executor):
         for slot in waiting:
             if slot.ready_ref in done:
                 try:
-                    slot.node_id = ray.get(slot.ready_ref)
+                    slot.node_id, slot.marker = ray.get(slot.ready_ref)
                     slot.ready = True
                 except RayError as exc:
                     logger.warning("raysweep: a worker failed to start: %s", exc)
+                    self._start_error = _last_line(exc)
                     self._slots.remove(slot)
 
     def _maybe_grow(self) -> None:
@@ -373,6 +472,7 @@ class RayExecutor(Executor):
             extra = min(extra, self.max_concurrent - len(self._slots))
         for _ in range(max(0, extra)):
             self._add_slot()
+        self._target = max(self._target, len(self._slots))
 
     # -- protocol -------------------------------------------------------------------------
     @property
@@ -381,26 +481,59 @@ class RayExecutor(Executor):
 
     def waiting_for_workers(self) -> bool:
         self._maybe_grow()
-        return any(not s.ready for s in self._slots)
+        waiting = any(not s.ready for s in self._slots) or bool(self._held)
+        if not waiting:
+            self._waiting_since = None
+        elif self._waiting_since is None:
+            self._waiting_since = time.monotonic()
+        elif time.monotonic() - self._waiting_since > _WAIT_WARN_S:
+            self._waiting_since = math.inf  # warn once per wait
+            logger.warning("raysweep: no trial has run for %.0f s: waiting for the Ray cluster "
+                           "to place workers with resources %s", _WAIT_WARN_S, self.resources)
+        return waiting
 
     def free_slots(self) -> int:
         self._check_ready()
-        return sum(max(0, self._depth - len(s.assigned)) for s in self._slots if s.ready)
+        if self._held:  # let workers drain so that suspects get one to themselves
+            return 0
+        return sum(max(0, self._depth - len(s.assigned)) for s in self._slots
+                   if s.ready and not (s.assigned and s.assigned[0] in self._suspects))
 
     def start(self, trial_id, config, payload, start_iteration, time_total_s, blocking):
-        candidates = [s for s in self._slots if s.ready and len(s.assigned) < self._depth]
-        slot = min(candidates, key=lambda s: len(s.assigned))
-        slot.pending.append(("s", trial_id, config, payload, start_iteration, time_total_s,
-                             blocking))
+        message = ("s", trial_id, config, payload, start_iteration, time_total_s, blocking)
+        if trial_id in self._suspects:
+            self._held.append(message)
+            self._place_held()
+            return
+        candidates = [s for s in self._slots if s.ready and len(s.assigned) < self._depth
+                      and not (s.assigned and s.assigned[0] in self._suspects)]
+        self._assign(min(candidates, key=lambda s: len(s.assigned)), message)
+
+    def _assign(self, slot: _Slot, message: tuple) -> None:
+        trial_id = message[1]
+        slot.pending.append(message)
         if not slot.assigned:
             slot.head_since = time.monotonic()
         slot.assigned.append(trial_id)
         self._where[trial_id] = slot
         self._node[trial_id] = slot.node_id
 
+    def _place_held(self) -> None:
+        """Give each held suspect an idle worker of its own, as they become idle."""
+        while self._held:
+            idle = [s for s in self._slots if s.ready and not s.assigned]
+            if not idle:
+                return
+            self._assign(idle[0], self._held.pop(0))
+
     def decide(self, trial_id: str, decision: str) -> None:
         slot = self._where.get(trial_id)
         if slot is None:
+            for index, message in enumerate(self._held):
+                if message[1] == trial_id and decision != "CONTINUE":
+                    del self._held[index]  # never started: it ends as a cancelled queued one
+                    self._cancelled.append(("e", trial_id, "cancelled", None, None))
+                    break
             return
         slot.pending.append(("d", trial_id, decision))
         if decision != "CONTINUE":
@@ -417,6 +550,11 @@ class RayExecutor(Executor):
 
     def poll(self, timeout_s: float) -> list[tuple]:
         self._maybe_grow()
+        self._check_ready()
+        self._place_held()
+        if self._cancelled:
+            events, self._cancelled = self._cancelled, []
+            return events
         for slot in self._slots:
             if slot.pending and (not slot.outstanding or slot.urgent):
                 self._call(slot, slot.pending)
@@ -440,12 +578,16 @@ class RayExecutor(Executor):
                 continue
             try:
                 batch = ray.get(ref)
-            except (RayActorError, RayError, GetTimeoutError) as exc:
+            except RayActorError as exc:
                 events.extend(self._lose(slot, f"worker process died: {exc}"))
+                continue
+            except (RayError, GetTimeoutError) as exc:  # the call failed, not the process
+                events.extend(self._lose(slot, f"worker call failed: {_last_line(exc)}"))
                 continue
             for event in batch:
                 if event[0] == "e":
                     self._finish(slot, event[1])
+                    self._suspects.discard(event[1])  # it ran alone and its worker survived
             events.extend(batch)
         return events
 
@@ -480,12 +622,25 @@ class RayExecutor(Executor):
         self._owner[ref] = slot
 
     def _lose(self, slot: _Slot, reason: str, *, culprit: str | None = None) -> list[tuple]:
-        """Drop a dead (or killed) actor; its trials come back as ``lost`` events."""
+        """Drop a dead (or killed) actor and start its replacement; its trials come back as
+        ``lost`` events. The failure is charged to the trial the worker was running, as its
+        ``_RunMarker`` says; where that cannot be read, to a trial that had the worker to
+        itself, and otherwise to none (see ``_suspects``)."""
         events = []
-        for index, trial_id in enumerate(slot.assigned):
+        alone = len(slot.assigned) == 1
+        running = _read_marker(slot.marker) if culprit is None else None
+        for trial_id in slot.assigned:
             if trial_id == culprit:
                 continue
-            events.append(("lost", trial_id, reason, index == 0))
+            if culprit is not None:
+                counts = False
+            elif running is not None:  # the worker's own record says who was running
+                counts = trial_id == running
+            else:
+                counts = alone
+                if not alone:
+                    self._suspects.add(trial_id)
+            events.append(("lost", trial_id, reason, counts))
             if self._where.get(trial_id) is slot:
                 del self._where[trial_id]
         slot.assigned = []
@@ -494,11 +649,9 @@ class RayExecutor(Executor):
         slot.outstanding = []
         if slot in self._slots:
             self._slots.remove(slot)
-        try:
-            ray.kill(slot.actor, no_restart=True)
-        except Exception:  # noqa: BLE001 - already gone
-            pass
-        self._last_grow = 0.0  # replace it as soon as resources allow
+        self._kill(slot)
+        if len(self._slots) < self._target:  # Ray places it once resources are free again
+            self._add_slot()
         return events
 
     def kill(self, trial_id: str, reason: str) -> list[tuple]:
@@ -537,3 +690,4 @@ class RayExecutor(Executor):
         self._slots = []
         self._owner.clear()
         self._where.clear()
+        self._held.clear()

@@ -32,6 +32,7 @@ import traceback
 from collections.abc import Mapping
 from typing import Any
 
+import cloudpickle
 import numpy as np
 
 from raysweep import checkpoint as _ckpt
@@ -114,8 +115,11 @@ class _Run:
     def report(self, metrics: dict[str, Any], checkpoint: Any = None,
                final: bool = False) -> None:
         runtime = self.runtime
-        if self.stop_request is not None:
-            self.end_kind = "paused" if self.stop_request == "PAUSE" else "stopped"
+        # Asked to pause: this report is dropped (the trial resumes from its last checkpoint
+        # and produces it again). Asked to stop: it is kept, and a final result (the value an
+        # objective returned) always is: the trial ends with it.
+        if self.stop_request == "PAUSE" and not final:
+            self.end_kind = "paused"
             raise _session._StopTrial()
         payload = None
         if checkpoint is not None:
@@ -124,10 +128,12 @@ class _Run:
             except TypeError as exc:
                 raise TypeError(f"trial {self.trial_id}: {exc}") from None
         result = {key: _plain(value) for key, value in metrics.items()}
-        for key in result:
+        for key, value in result.items():
             if type(key) is not str and not isinstance(key, str):
                 raise TypeError(f"trial {self.trial_id}: metric names must be strings, got "
                                 f"{key!r}")
+            if type(value) not in _PLAIN:
+                _check_sendable(self.trial_id, key, value)
         now = time.perf_counter()
         self.iteration += 1
         self.reported = True
@@ -136,6 +142,8 @@ class _Run:
         result["time_total_s"] = self.time_base + (now - self._start)
         self._last_time = now
         stop = runtime.stop_check is not None and runtime.stop_check(self.trial_id, result)
+        if self.stop_request is not None and not final:
+            stop = True  # asked to stop while running ahead: this is its last report
         waiting = not (stop or final) and (self.blocking is None or self.iteration in self.blocking)
         with runtime.cond:
             self.waiting = waiting
@@ -156,6 +164,21 @@ class _Run:
 
 
 _MISSING = object()
+_PLAIN = frozenset((float, int, str, bool, type(None), np.ndarray, np.float64, np.float32,
+                    np.int64, np.int32, np.bool_))
+
+
+def _check_sendable(trial_id: str, key: str, value: Any) -> None:
+    """A reported value travels to the driver pickled: say which one cannot, and why (on
+    Ray an unpicklable value would otherwise fail the whole reply and look like a dead
+    worker)."""
+    try:
+        cloudpickle.dumps(value)
+    except Exception as exc:  # noqa: BLE001 - any pickling failure is the user's value
+        raise TypeError(
+            f"trial {trial_id}: the reported value of {key!r} ({type(value).__name__}) cannot "
+            f"be sent to the driver: {exc}; report numbers, strings, arrays or other "
+            f"picklable values") from None
 
 
 def _short(value: Any) -> str:
@@ -180,8 +203,11 @@ class _Runtime:
     """Queue of trials plus the thread that runs them; thread-safe ``handle``."""
 
     def __init__(self, objective: Any, *, metric: str, mode: str, stop: Any = None,
-                 linger_s: float = LINGER_S) -> None:
+                 linger_s: float = LINGER_S, mark=None) -> None:
         self.objective = objective
+        # ``mark(trial_id)`` when a run begins and ``mark("")`` when it ends: a record that
+        # outlives the process, so that a dead worker's culprit is known (see ray_executor)
+        self.mark = mark
         self.metric = metric
         self.is_class = isinstance(objective, type) and issubclass(objective, Trainable)
         self.stop_check = _stop_checker(stop, metric, mode)
@@ -293,8 +319,12 @@ class _Runtime:
                     self.cond.wait()
                 run = self._queue.popleft()
                 self._current = run
+            if self.mark is not None:
+                self.mark(run.trial_id)
             run.begin()
             kind, info, payload = self._execute(run)
+            if self.mark is not None:
+                self.mark("")
             with self.cond:
                 self._current = None
                 self.emit(("e", run.trial_id, kind, info, payload))
