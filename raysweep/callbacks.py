@@ -23,7 +23,11 @@ import json
 import logging
 import math
 import os
+import re
+import socket
 import time
+import urllib.parse
+import urllib.request
 from collections import OrderedDict
 from typing import Any
 
@@ -75,7 +79,8 @@ def default_loggers(callbacks: list[Callback] | tuple[Callback, ...] = (),
     here = None if path is None else os.path.abspath(os.fspath(path))
     out: list[Callback] = []
     for kind in (CSVLogger, JSONLLogger):
-        covered = any(type(c) is kind and not c.per_trial and c.path in (None, here)
+        # (the path the user gave: one a previous run handed the logger does not count)
+        covered = any(type(c) is kind and not c.per_trial and c._given_path in (None, here)
                       for c in callbacks)
         if not covered:
             out.append(kind())
@@ -134,10 +139,15 @@ class _FileLogger(Callback):
         if not isinstance(per_trial, bool):
             raise TypeError(f"{type(self).__name__}: per_trial must be True or False, got "
                             f"{per_trial!r}")
-        if flush_interval_s < 0:
-            raise ValueError(f"{type(self).__name__}: flush_interval_s must be >= 0, got "
-                             f"{flush_interval_s!r}")
+        if isinstance(flush_interval_s, bool) or not isinstance(flush_interval_s, (int, float)) \
+                or not flush_interval_s >= 0:
+            raise ValueError(f"{type(self).__name__}: flush_interval_s must be a number >= 0, "
+                             f"got {flush_interval_s!r}")
+        if path is not None and not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"{type(self).__name__}: path must be a directory (str or "
+                            f"os.PathLike) or None, got {type(path).__name__}")
         self.path = None if path is None else os.path.abspath(os.fspath(path))
+        self._given_path = self.path  # None: each run's experiment directory
         self.per_trial = per_trial
         self.flush_interval_s = flush_interval_s
         self._handles: OrderedDict[str, Any] = OrderedDict()
@@ -147,8 +157,12 @@ class _FileLogger(Callback):
         self._config_cache: dict[str, tuple[dict[str, Any], Any]] = {}
 
     def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
-        if self.path is None:
-            self.path = os.path.abspath(path)
+        here = os.path.abspath(path)
+        if self._given_path is None and self.path != here:
+            # reused for another experiment: its rows go to that one's directory
+            self.close()
+            self._config_cache.clear()
+            self.path = here
 
     def file_for(self, trial_id: str) -> str:
         """The file a trial's rows go to."""
@@ -234,6 +248,7 @@ class JSONLLogger(_FileLogger):
         if handle is None:
             file = self.file_for(trial.trial_id)
             os.makedirs(os.path.dirname(file), exist_ok=True)
+            _drop_torn_line(file)
             handle = self._handles[key] = open(file, "a", encoding="utf-8")  # noqa: SIM115
             self._limit_open_files()
         if "config" in result:  # a metric named "config": the trial's config replaces it
@@ -323,6 +338,7 @@ class CSVLogger(_FileLogger):
 
     def _open(self, key: str, file: str):
         os.makedirs(os.path.dirname(file), exist_ok=True)
+        _drop_torn_line(file)
         header: list[str] = []
         if os.path.exists(file) and os.path.getsize(file) > 0:  # a resumed experiment
             with open(file, newline="", encoding="utf-8") as existing:
@@ -367,7 +383,41 @@ def _csv_value(value: Any) -> Any:
         from raysweep.storage import dumps  # noqa: PLC0415
 
         return dumps(value)
+    tolist = getattr(value, "tolist", None)
+    if callable(tolist) and getattr(value, "ndim", 0):
+        # an array: all of it, as JSON (str() would cut a big one to "[0. 0. ... 0.]")
+        from raysweep.storage import dumps  # noqa: PLC0415
+
+        try:
+            return dumps(tolist())
+        except (TypeError, ValueError):
+            return value
     return value
+
+
+def _drop_torn_line(file: str) -> None:
+    """Cut a partial last line off ``file`` (a run killed mid-write leaves one), so that the
+    rows a resumed run appends are not glued to it."""
+    try:
+        size = os.path.getsize(file)
+    except OSError:
+        return
+    if size == 0:
+        return
+    with open(file, "rb+") as handle:
+        handle.seek(size - 1)
+        if handle.read(1) == b"\n":
+            return
+        position = size
+        while position > 0:
+            step = min(1 << 16, position)
+            position -= step
+            handle.seek(position)
+            cut = handle.read(step).rfind(b"\n")
+            if cut >= 0:
+                handle.truncate(position + cut + 1)
+                return
+        handle.truncate(0)
 
 
 # --------------------------------------------------------------------------- TensorBoard
@@ -375,7 +425,8 @@ class TensorBoardLogger(Callback):
     """Every numeric metric of every trial to TensorBoard (via ``tensorboardX``).
 
     Each trial is one TensorBoard run, ``<logdir>/<trial_id>``, with scalars by
-    ``training_iteration``; when a trial ends its config and final metrics are written as
+    ``training_iteration`` (NaN and infinite values are left out, as Ray Tune leaves out
+    NaN); when a trial ends its config and final metrics are written as
     hparams, so TensorBoard's HParams tab compares trials. One run per trial means one
     directory per trial: fine for hundreds of trials, heavy for tens of thousands.
 
@@ -396,14 +447,22 @@ class TensorBoardLogger(Callback):
         except ImportError:
             raise ImportError("TensorBoardLogger needs tensorboardX: pip install "
                               "'raysweep[tensorboard]'") from None
+        if logdir is not None and not isinstance(logdir, (str, os.PathLike)):
+            raise TypeError(f"TensorBoardLogger: logdir must be a directory (str or "
+                            f"os.PathLike) or None, got {type(logdir).__name__}")
+        if not isinstance(hparams, bool):
+            raise TypeError(f"TensorBoardLogger: hparams must be True or False, got {hparams!r}")
         self._writer_class = SummaryWriter
         self.logdir = None if logdir is None else os.path.abspath(os.fspath(logdir))
+        self._given_logdir = self.logdir  # None: each run's <experiment>/tensorboard
         self.hparams = hparams
         self._writers: OrderedDict[str, Any] = OrderedDict()
 
     def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
-        if self.logdir is None:
-            self.logdir = os.path.join(os.path.abspath(path), "tensorboard")
+        here = os.path.join(os.path.abspath(path), "tensorboard")
+        if self._given_logdir is None and self.logdir != here:
+            self.on_experiment_end(None)  # reused for another experiment: its own logdir
+            self.logdir = here
 
     def _writer(self, trial_id: str):
         writer = self._writers.get(trial_id)
@@ -428,7 +487,8 @@ class TensorBoardLogger(Callback):
             if key in ("training_iteration", "trial_id"):
                 continue
             number = _scalar(value)
-            if number is not None:
+            # NaN and inf are left out: tensorboardX prints a warning for each one
+            if number is not None and math.isfinite(number):
                 writer.add_scalar(key, number, global_step=step)
 
     def on_trial_complete(self, trial: Trial) -> None:
@@ -463,10 +523,15 @@ class MLflowLogger(Callback):
     each trial is a child run with the flattened config as params, every numeric metric by
     step, and a final status of FINISHED (or FAILED for an ERROR trial). Metrics are sent in
     batches (when a trial ends, or every ``flush_interval_s``), not one call per report.
+    Names MLflow refuses (``acc@5``, ``loss(val)``) are logged with ``_`` for each character
+    it does not allow (``acc_5``), not dropped. A logger reused for another experiment
+    starts a new parent run for it.
 
     Args:
         tracking_uri: MLflow tracking URI (default: MLflow's own default, i.e. the
-            ``MLFLOW_TRACKING_URI`` environment variable or ``./mlruns``).
+            ``MLFLOW_TRACKING_URI`` environment variable or MLflow's local store). A URI that
+            cannot be used, or a tracking server that cannot be reached, is an error when
+            the run starts, before any trial.
         experiment_name: MLflow experiment (default: the raysweep experiment's name).
         tags: Extra tags on every run.
         flush_interval_s: Longest time a running trial's metrics wait before being sent.
@@ -476,24 +541,38 @@ class MLflowLogger(Callback):
         >>> rs.run(train, space, callbacks=[MLflowLogger("http://mlflow:5000")])  # doctest: +SKIP
     """
 
-    def __init__(self, tracking_uri: str | None = None, *, experiment_name: str | None = None,
-                 tags: dict[str, str] | None = None, flush_interval_s: float = 5.0) -> None:
+    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None, *,
+                 experiment_name: str | None = None, tags: dict[str, str] | None = None,
+                 flush_interval_s: float = 5.0) -> None:
         try:
             from mlflow.tracking import MlflowClient  # noqa: PLC0415
         except ImportError:
             raise ImportError("MLflowLogger needs mlflow: pip install 'raysweep[mlflow]'") \
                 from None
+        if tracking_uri is not None and not isinstance(tracking_uri, (str, os.PathLike)):
+            raise TypeError(f"MLflowLogger: tracking_uri must be a str (a URI or a local path) "
+                            f"or None, got {type(tracking_uri).__name__}")
+        if experiment_name is not None and (not isinstance(experiment_name, str) or
+                                            not experiment_name.strip()):
+            raise ValueError(f"MLflowLogger: experiment_name must be a non-empty str or None, "
+                             f"got {experiment_name!r}")
         if tags is not None and not isinstance(tags, dict):
             raise TypeError(f"MLflowLogger: tags must be a dict of str to str, got "
                             f"{type(tags).__name__}")
+        if isinstance(flush_interval_s, bool) or not isinstance(flush_interval_s, (int, float)) \
+                or not flush_interval_s >= 0:
+            raise ValueError(f"MLflowLogger: flush_interval_s must be a number >= 0, got "
+                             f"{flush_interval_s!r}")
         self._client_class = MlflowClient
-        self.tracking_uri = tracking_uri
+        self.tracking_uri = None if tracking_uri is None else os.fspath(tracking_uri)
         self.experiment_name = experiment_name
+        self._given_name = experiment_name
         self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
         self.flush_interval_s = flush_interval_s
         self.client: Any = None
         self.experiment_id: str | None = None
         self.parent_run_id: str | None = None
+        self._experiment_path: str | None = None
         self._runs: dict[str, str] = {}
         self._pending: dict[str, list[Any]] = {}
         self._last_flush = time.monotonic()
@@ -501,18 +580,42 @@ class MLflowLogger(Callback):
 
     # -- setup -----------------------------------------------------------------------------
     def on_experiment_start(self, path: str, settings: dict[str, Any]) -> None:
-        if self.experiment_name is None:
-            self.experiment_name = settings.get("name") or os.path.basename(path)
+        here = os.path.abspath(path)
+        if self._experiment_path not in (None, here):
+            # reused for another experiment: a parent run and trial runs of its own
+            self.experiment_id = self.parent_run_id = None
+            self._runs, self._pending, self._warned = {}, {}, False
+        self._experiment_path = here
+        if self._given_name is None:
+            self.experiment_name = settings.get("name") or os.path.basename(here)
         self._ensure_parent(settings)
 
+    def _connect(self) -> None:
+        """Make the client and find (or create) the MLflow experiment, or say plainly that
+        the tracking URI cannot be used."""
+        uri = self.tracking_uri
+        if uri is None:
+            import mlflow  # noqa: PLC0415
+
+            uri = mlflow.get_tracking_uri()
+        _check_reachable(uri)
+        try:
+            client = self._client_class(tracking_uri=self.tracking_uri)
+            name = self.experiment_name or "raysweep"
+            experiment = client.get_experiment_by_name(name)
+            self.experiment_id = experiment.experiment_id if experiment is not None else \
+                client.create_experiment(name)
+        except Exception as exc:  # noqa: BLE001 - MLflow's errors for a URI it cannot use
+            raise ValueError(f"MLflowLogger: cannot log to tracking_uri {uri!r}: "
+                             f"{type(exc).__name__}: {exc}") from exc
+        self.client = client
+
     def _ensure_parent(self, settings: dict[str, Any] | None = None) -> None:
-        if self.client is not None:
+        if self.parent_run_id is not None:
             return
-        self.client = self._client_class(tracking_uri=self.tracking_uri)
-        name = self.experiment_name or "raysweep"
-        experiment = self.client.get_experiment_by_name(name)
-        self.experiment_id = experiment.experiment_id if experiment is not None else \
-            self.client.create_experiment(name)
+        if self.client is None or self.experiment_id is None:
+            self._connect()
+        name = (settings or {}).get("name") or self.experiment_name or "raysweep"
         tags = {"raysweep.role": "sweep", **self.tags}
         run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
         self.parent_run_id = run.info.run_id
@@ -544,14 +647,11 @@ class MLflowLogger(Callback):
         self._ensure_parent()
         if trial.trial_id in self._runs:
             return  # resumed after a pause: same run
-        from mlflow.entities import Param  # noqa: PLC0415
-
         tags = {"mlflow.parentRunId": self.parent_run_id, "raysweep.trial_id": trial.trial_id,
                 **self.tags}
         run = self.client.create_run(self.experiment_id, run_name=trial.trial_id, tags=tags)
         self._runs[trial.trial_id] = run.info.run_id
-        params = [Param(key[:250], _param_text(value))
-                  for key, value in flatten(trial.config).items()]
+        params = _params(flatten(trial.config))
         for start in range(0, len(params), 100):
             self.client.log_batch(run.info.run_id, params=params[start:start + 100])
 
@@ -569,7 +669,7 @@ class MLflowLogger(Callback):
                 continue
             number = _scalar(value)
             if number is not None and math.isfinite(number):
-                pending.append(Metric(key, number, stamp, step))
+                pending.append(Metric(_mlflow_key(key), number, stamp, step))
         if time.monotonic() - self._last_flush >= self.flush_interval_s:
             self._guarded(self._flush_all)
 
@@ -584,7 +684,7 @@ class MLflowLogger(Callback):
     def _flush_all(self) -> None:
         self._last_flush = time.monotonic()
         for trial_id in list(self._pending):
-            self._flush(trial_id)
+            self._guarded(self._flush, trial_id)
 
     def on_trial_complete(self, trial: Trial) -> None:
         self._guarded(self._complete, trial)
@@ -592,11 +692,11 @@ class MLflowLogger(Callback):
     def _complete(self, trial: Trial) -> None:
         if trial.trial_id not in self._runs:
             self._start(trial)
-        self._flush(trial.trial_id)
+        self._guarded(self._flush, trial.trial_id)  # whatever happens, the run gets its status
         run_id = self._runs[trial.trial_id]
         self.client.set_tag(run_id, "raysweep.status", trial.status.value)
         if trial.error:
-            self.client.set_tag(run_id, "raysweep.error", trial.error[-4000:])
+            self._guarded(self.client.set_tag, run_id, "raysweep.error", trial.error[-4000:])
         failed = trial.status is TrialStatus.ERROR
         self.client.set_terminated(run_id, "FAILED" if failed else "FINISHED")
 
@@ -604,28 +704,83 @@ class MLflowLogger(Callback):
         self._guarded(self._end, results)
 
     def _end(self, results: Any) -> None:
-        if self.client is None:
+        if self.client is None or self.parent_run_id is None:
             return
         self._flush_all()
         for trial in results.trials:  # paused or unfinished trials still have open runs
             run_id = self._runs.get(trial.trial_id)
             if run_id is not None and not trial.status.is_finished:
-                self.client.set_tag(run_id, "raysweep.status", trial.status.value)
-                self.client.set_terminated(run_id, "KILLED")
+                self._guarded(self._kill_run, run_id, trial.status.value)
         best = results.best_trial
         if best is not None:
-            from mlflow.entities import Metric, Param  # noqa: PLC0415
-
-            value = _scalar(results.best_result.get(results.metric))
-            metrics = [Metric(f"best_{results.metric}", value, int(time.time() * 1000), 0)] \
-                if value is not None and math.isfinite(value) else []
-            params = [Param(f"best/{k}"[:250], _param_text(v))
-                      for k, v in flatten(best.config).items()][:99]
-            params.append(Param("best_trial_id", best.trial_id))
-            self.client.log_batch(self.parent_run_id, metrics=metrics, params=params)
+            self._guarded(self._log_best, results, best)
         self.client.set_terminated(self.parent_run_id, "FINISHED")
+
+    def _kill_run(self, run_id: str, status: str) -> None:
+        self.client.set_tag(run_id, "raysweep.status", status)
+        self.client.set_terminated(run_id, "KILLED")
+
+    def _log_best(self, results: Any, best: Trial) -> None:
+        from mlflow.entities import Metric, Param  # noqa: PLC0415
+
+        value = _scalar(results.best_result.get(results.metric))
+        metrics = [Metric(_mlflow_key(f"best_{results.metric}"), value,
+                          int(time.time() * 1000), 0)] \
+            if value is not None and math.isfinite(value) else []
+        params = _params({f"best/{k}": v for k, v in flatten(best.config).items()})[:99]
+        params.append(Param("best_trial_id", best.trial_id))
+        self.client.log_batch(self.parent_run_id, metrics=metrics, params=params)
 
 
 def _param_text(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    """A param's value as ``mlflow.log_param`` writes it (``str``); containers as JSON."""
+    text = value if isinstance(value, str) else str(value) \
+        if value is None or isinstance(value, (bool, int, float)) else \
+        json.dumps(value, default=str)
     return text[:6000]
+
+
+def _params(flat: dict[str, Any]) -> list[Any]:
+    """MLflow ``Param``s for flattened ``name: value`` pairs: valid names, each name once."""
+    from mlflow.entities import Param  # noqa: PLC0415
+
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        name = _mlflow_key(key)
+        if name not in out:  # two names that read the same once made valid: the first wins
+            out[name] = Param(name, _param_text(value))
+    return list(out.values())
+
+
+_MLFLOW_BAD = re.compile(r"[^/\w.\- :]" if os.name != "nt" else r"[^/\w.\- ]")
+
+
+def _mlflow_key(key: str) -> str:
+    """``key`` as a name MLflow accepts for a metric or a param: characters it refuses
+    become ``_``, and it is a relative path (no empty, ``.`` or ``..`` parts), at most 250
+    characters."""
+    name = _MLFLOW_BAD.sub("_", str(key))
+    if "/" in name or name in (".", "..", ""):
+        parts = [("_" if part in (".", "..") else part) for part in name.split("/") if part]
+        name = "/".join(parts) or "_"
+    return name[:250]
+
+
+def _check_reachable(uri: str) -> None:
+    """Fail in seconds, not minutes of MLflow's retries, when an http(s) tracking server does
+    not answer (unless a proxy is in the way: then MLflow's own request says)."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return
+    if urllib.request.getproxies().get(parts.scheme) and \
+            not urllib.request.proxy_bypass(parts.hostname):
+        return
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ValueError(f"MLflowLogger: tracking_uri {uri!r} has a bad port: {exc}") from None
+    try:
+        socket.create_connection((parts.hostname, port), timeout=5.0).close()
+    except OSError as exc:
+        raise ConnectionError(f"MLflowLogger: cannot reach the tracking server of tracking_uri "
+                              f"{uri!r}: {exc}") from None

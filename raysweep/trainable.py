@@ -15,6 +15,12 @@ class Trainable:
     criterion or the scheduler ends it, or after ``max_iterations`` steps (class attribute,
     default unbounded).
 
+    A run of the trial (its first, or a resume after a pause, a PBT clone or a retry) is a
+    fresh instance: ``__init__(config)``, ``setup(config)``, then ``restore(state)`` with the
+    last checkpoint when there is one. So, unlike Ray Tune with ``reuse_actors``, raysweep
+    never calls ``reset_config``. ``save`` is called at the iterations where a scheduler
+    may pause or clone the trial, when it is paused, and at its last iteration.
+
     Example:
         >>> import raysweep as rs
         >>> class Counter(rs.Trainable):
@@ -45,15 +51,23 @@ class Trainable:
         raise NotImplementedError(f"{type(self).__name__}.step() must be implemented")
 
     def save(self) -> Any:
-        """Return the state to checkpoint (any picklable object)."""
+        """Return the state to checkpoint: any picklable object (a dict of arrays, a model,
+        bytes), or ``raysweep.Checkpoint.from_directory(path)`` to ship a directory's files
+        (``restore`` then gets a ``Checkpoint`` whose ``path`` is a local copy of them).
+
+        A plain path string is checkpointed as a string, not as the files it names. ``None``
+        (the default) means nothing to checkpoint: a paused or cloned trial then restarts
+        from scratch, at iteration 1.
+        """
         return None
 
     def restore(self, state: Any) -> None:
-        """Restore the state returned by ``save``."""
+        """Restore the state returned by ``save`` (after ``setup``; never called with None)."""
 
     def cleanup(self) -> None:
         """Release resources at the end of a run of the trial."""
 
     def reset_config(self, new_config: dict[str, Any]) -> bool:  # pragma: no cover - optional
-        """Optional hook; raysweep always builds a fresh instance per run."""
+        """Ray Tune's hook for reusing an actor; raysweep never calls it (each run of a
+        trial is a fresh instance, so a new config always goes through ``setup``)."""
         return False

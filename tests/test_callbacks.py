@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import glob
 import json
+import math
 import os
 import struct
 
@@ -131,7 +132,8 @@ def test_the_runs_fast_path_writes_what_on_trial_result_writes(tmp_path, kind):
                {"loss": np.float64(0.125), "training_iteration": 5},     # not plain
                {"loss": 0.1, "training_iteration": 6, "config": 7},      # named like a column
                {"loss": 0.05, "training_iteration": 7, "trial_id": "x"},
-               {"loss": 0.01, "training_iteration": 8}]
+               {"loss": 0.01, "training_iteration": 8},
+               {"loss": 0.005, "training_iteration": 9, "new": np.arange(3.0)}]  # an array
     public, fast = kind(tmp_path / "public"), kind(tmp_path / "fast")
     for result in reports:
         for trial in trials:
@@ -175,6 +177,11 @@ def test_logger_without_a_directory_says_how_to_get_one():
         CSVLogger().on_trial_result(Trial("00000", {}), {"loss": 1})
     with pytest.raises(TypeError, match="per_trial must be True or False, got 'yes'"):
         JSONLLogger(per_trial="yes")
+    with pytest.raises(ValueError, match="CSVLogger: flush_interval_s must be a number >= 0, "
+                                         "got 'soon'"):
+        CSVLogger(flush_interval_s="soon")
+    with pytest.raises(TypeError, match="JSONLLogger: path must be a directory"):
+        JSONLLogger(3)
 
 
 def test_default_loggers_do_not_duplicate_the_users_own():
@@ -277,3 +284,302 @@ def test_mlflow_bad_tracking_uri_fails_fast(storage):
     logger = MLflowLogger("unknownscheme://nowhere")
     with pytest.raises(Exception):  # noqa: B017 - MLflow's own error type
         logger.on_experiment_start(os.path.join(storage, "x"), {"name": "x"})
+
+
+# ------------------------------------------------------------------ robustness of the loggers
+def _read_jsonl(file):
+    with open(file, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_awkward_values_round_trip_through_csv_and_jsonl(storage):
+    import numpy as np
+
+    def objective(config):
+        for step in range(3):
+            metrics = {"loss": config["x"] / (step + 1), "αβ": "héllo ✓", "nan": math.nan,
+                       "inf": -math.inf, "np": np.float32(1.5), "n": np.int64(step),
+                       "flag": np.bool_(True), "lst": [1, {"a": 2}],
+                       "vec": np.arange(2000, dtype=float), "deep": {"er": {"x": step}}}
+            if step == 2:
+                metrics["late"] = 7  # a new key mid-run widens the CSV header
+            rs.report(metrics)
+
+    space = {"x": rs.uniform(0, 1), "名前": rs.choice(["ä", "b"])}
+    results = rs.run(objective, space, metric="loss", num_samples=3, seed=1, executor="inline",
+                     storage_path=storage, name="awkward", verbose=0)
+    frame = pd.read_csv(os.path.join(results.path, "progress.csv"), dtype={"trial_id": str})
+    assert len(frame) == 9 and set(frame["αβ"]) == {"héllo ✓"}
+    assert frame["nan"].isna().all() and (frame["inf"] == -math.inf).all()
+    assert frame["np"].tolist() == [1.5] * 9 and frame["flag"].all()
+    assert frame["late"].isna().tolist() == [True, True, False] * 3
+    assert frame["deep/er/x"].tolist() == [0, 1, 2] * 3
+    assert json.loads(frame["lst"][0]) == [1, {"a": 2}]
+    assert json.loads(frame["vec"][0]) == list(range(2000))  # all of it, not "[0. 1. ...]"
+    assert {frame["config/名前"][0]} <= {"ä", "b"}
+    lines = _read_jsonl(os.path.join(results.path, "progress.jsonl"))
+    assert len(lines) == 9 and lines[0]["αβ"] == "héllo ✓" and math.isnan(lines[0]["nan"])
+    assert lines[0]["inf"] == -math.inf and lines[0]["vec"] == list(range(2000))
+    assert lines[0]["n"] == 0 and lines[0]["flag"] is True and "名前" in lines[0]["config"]
+    assert lines[2]["late"] == 7 and "late" not in lines[1]
+
+
+@pytest.mark.parametrize("name", ["progress.csv", "progress.jsonl"])
+def test_a_torn_last_line_is_cut_before_a_resumed_run_appends(storage, name):
+    """A driver killed mid-write leaves half a row; the resumed run must not glue its first
+    row to it (which made the whole file unreadable)."""
+
+    def objective(config):
+        for step in range(3):
+            rs.report({"loss": config["x"] / (step + 1)})
+
+    common = {"metric": "loss", "executor": "inline", "storage_path": storage, "name": "torn",
+              "verbose": 0, "seed": 2}
+    results = rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=2, **common)
+    file = os.path.join(results.path, name)
+    with open(file, "rb") as handle:
+        data = handle.read()
+    with open(file, "wb") as handle:
+        handle.write(data[:-15])  # half of the last row
+    results = rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=4, resume=True, **common)
+    if name.endswith(".csv"):
+        rows = pd.read_csv(file, dtype={"trial_id": str}).to_dict("records")
+    else:
+        rows = _read_jsonl(file)
+    # the torn row is gone (the journal still has it); every other row is whole
+    assert len(rows) == 6 - 1 + 6
+    assert [r["trial_id"] for r in rows] == ["00000"] * 3 + ["00001"] * 2 + \
+        ["00002"] * 3 + ["00003"] * 3
+    assert all(isinstance(r["loss"], float) for r in rows)
+
+
+def test_loggers_reused_for_another_experiment_write_there(storage, tmp_path):
+    csv_logger, jsonl_logger = CSVLogger(), JSONLLogger()
+    per_trial = CSVLogger(per_trial=True)
+    mine = JSONLLogger(tmp_path / "mine")  # a path given by the user stays where it is
+    paths = []
+    for name in ("first", "second"):
+        path, results = _run(storage, name, [csv_logger, jsonl_logger, per_trial, mine], n=3)
+        paths.append(path)
+        n = len(results.history())
+        frame = pd.read_csv(os.path.join(path, "progress.csv"), dtype={"trial_id": str})
+        assert len(frame) == n  # one writer per file: no duplicated rows
+        assert set(frame["config/x"]) == {t.config["x"] for t in results.trials
+                                          if t.last_result is not None}
+        assert len(_read_jsonl(os.path.join(path, "progress.jsonl"))) == n
+        assert os.path.isfile(os.path.join(path, "trials", "00000", "progress.csv"))
+    assert csv_logger.path == paths[1] and mine.path == str(tmp_path / "mine")
+    assert len(_read_jsonl(tmp_path / "mine" / "progress.jsonl")) == len(
+        pd.read_csv(os.path.join(paths[0], "progress.csv"))) + len(
+        pd.read_csv(os.path.join(paths[1], "progress.csv")))
+
+
+def test_tensorboard_logger_reused_for_another_experiment_writes_there(storage, tmp_path):
+    pytest.importorskip("tensorboardX")
+    logger = TensorBoardLogger()
+    for name in ("tb1", "tb2"):
+        path, results = _run(storage, name, [logger], n=2)
+        assert logger.logdir == os.path.join(path, "tensorboard")
+        for trial in results.trials:
+            assert glob.glob(os.path.join(path, "tensorboard", trial.trial_id, "events.*"))
+    fixed = TensorBoardLogger(tmp_path / "tb")
+    _run(storage, "tb3", [fixed], n=2)
+    assert fixed.logdir == str(tmp_path / "tb") and os.path.isdir(tmp_path / "tb" / "00000")
+
+
+# ------------------------------------------------------------------------- MLflow robustness
+def _mlflow_runs(uri, experiment):
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    return client, client.search_runs([found.experiment_id], max_results=100)
+
+
+def test_mlflow_names_it_refuses_are_logged_made_valid(storage, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+
+    def objective(config):
+        for step in range(3):
+            rs.report({"loss": config["x"] / (step + 1), "acc@5": 0.5, "val(loss)": 1.0,
+                       "nested": {"": {"g": 2.0}}, "αβ": 3.0})
+
+    uri = (tmp_path / "mlruns").as_uri()
+    space = {"x": rs.uniform(0, 1), "opt(name)": rs.choice(["adam"]), "flag": True,
+             "none": None}
+    results = rs.run(objective, space, metric="loss", num_samples=2, executor="inline",
+                     storage_path=storage, name="names", verbose=0,
+                     callbacks=[MLflowLogger(uri)])
+    client, runs = _mlflow_runs(uri, "names")
+    assert {r.info.status for r in runs} == {"FINISHED"} and len(runs) == 3
+    for run in runs:
+        if run.data.tags.get("raysweep.role") == "sweep":
+            assert run.data.params["best_trial_id"] == results.best_trial.trial_id
+            assert run.data.params["best/opt_name_"] == "adam"
+            continue
+        # params read as mlflow.log_param writes them (str(value))
+        assert run.data.params["opt_name_"] == "adam" and run.data.params["flag"] == "True"
+        assert run.data.params["none"] == "None"
+        assert {"acc_5", "val_loss_", "nested/g", "αβ", "loss"} <= set(run.data.metrics)
+        history = client.get_metric_history(run.info.run_id, "acc_5")
+        assert sorted(m.step for m in history) == [1, 2, 3]
+
+
+def test_mlflow_logger_reused_for_another_experiment_starts_a_new_sweep_run(
+        storage, tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    uri = (tmp_path / "mlruns").as_uri()
+    logger = MLflowLogger(uri)
+    for name in ("sweep_a", "sweep_b"):
+        _run(storage, name, [logger], n=2, objective=lambda c: {"loss": c["x"]})
+    for name in ("sweep_a", "sweep_b"):
+        _, runs = _mlflow_runs(uri, name)
+        parents = [r for r in runs if r.data.tags.get("raysweep.role") == "sweep"]
+        assert len(runs) == 3 and len(parents) == 1
+        assert all(r.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
+                   for r in runs if r is not parents[0])
+        assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+def test_mlflow_tracking_uri_errors_are_clear_and_fast(storage):
+    pytest.importorskip("mlflow")
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a local port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.perf_counter()
+    with pytest.raises(ConnectionError, match=r"cannot reach the tracking server of "
+                                              rf"tracking_uri 'http://127.0.0.1:{port}'"):
+        rs.run(lambda c: c["x"], SPACE, num_samples=2, executor="inline", storage_path=storage,
+               name="down", verbose=0, callbacks=[MLflowLogger(f"http://127.0.0.1:{port}")])
+    assert time.perf_counter() - started < 30  # not MLflow's minutes of retries
+    with pytest.raises(ValueError, match=r"MLflowLogger: cannot log to tracking_uri "
+                                         r"'unknownscheme://nowhere'"):
+        MLflowLogger("unknownscheme://nowhere").on_experiment_start(
+            os.path.join(storage, "x"), {"name": "x"})
+    with pytest.raises(TypeError, match="tracking_uri must be a str"):
+        MLflowLogger(5)
+    with pytest.raises(ValueError, match="flush_interval_s must be a number >= 0, got -1"):
+        MLflowLogger(flush_interval_s=-1)
+
+
+# --------------------------------------------------------------------- user callbacks' hooks
+class _Recorder(Callback):
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def on_experiment_start(self, path, settings):
+        self.calls.append(("experiment_start", path, settings["metric"]))
+
+    def on_trial_start(self, trial):
+        assert trial.status.value == "RUNNING"
+        self.calls.append(("start", trial.trial_id))
+
+    def on_trial_result(self, trial, result):
+        assert result["trial_id"] == trial.trial_id and trial.last_result is not None
+        self.calls.append(("result", trial.trial_id, result["training_iteration"]))
+
+    def on_trial_complete(self, trial):
+        assert trial.status.is_finished
+        self.calls.append(("complete", trial.trial_id, trial.status.value))
+
+    def on_experiment_end(self, results):
+        self.calls.append(("experiment_end", len(results.trials)))
+
+
+def _checkpointed(config):
+    if config["x"] > 0.9:
+        raise ValueError("x too large")
+    start = rs.get_checkpoint() or 0
+    for step in range(start + 1, 10):
+        rs.report({"loss": config["x"] / step}, checkpoint=step)
+
+
+@pytest.mark.parametrize("executor", ["inline", "simulated"])
+def test_every_hook_is_called_as_documented(storage, executor):
+    from raysweep.execution.simulated import Simulated
+
+    recorder = _Recorder()
+    if executor == "simulated":
+        executor = Simulated(3, lambda c, i: (1.0, {"loss": c["x"] / i}), max_iterations=9)
+    results = rs.run(_checkpointed, {"x": rs.uniform(0, 1)}, metric="loss", num_samples=12,
+                     seed=3, scheduler=rs.schedulers.Hyperband(max_t=9, reduction_factor=3),
+                     executor=executor, storage_path=storage, verbose=0, callbacks=[recorder])
+    calls = recorder.calls
+    assert calls[0] == ("experiment_start", results.path, "loss")
+    assert calls[-1] == ("experiment_end", 12)
+    starts = [c[1] for c in calls if c[0] == "start"]
+    completes = [c[1:] for c in calls if c[0] == "complete"]
+    reports = [c[1:] for c in calls if c[0] == "result"]
+    history = results.history()
+    assert reports == list(zip(history.trial_id, history.training_iteration))
+    assert sorted(completes) == sorted((t.trial_id, t.status.value) for t in results.trials)
+    assert len(starts) > 12 and set(starts) == {t.trial_id for t in results.trials}  # resumes
+    for trial_id, _ in completes:  # nothing about a trial after it completed
+        last = max(i for i, c in enumerate(calls) if c[0] == "complete" and c[1] == trial_id)
+        assert all(c[1] != trial_id for c in calls[last + 1:-1])
+
+
+@pytest.mark.parametrize("hook", ["on_experiment_start", "on_trial_start", "on_trial_result",
+                                  "on_trial_complete", "on_experiment_end"])
+def test_an_exception_in_a_user_callback_ends_the_run_and_it_can_be_resumed(storage, hook):
+    """As in Ray Tune: a callback's exception is the user's bug and propagates unchanged out
+    of ``rs.run``; the experiment is left resumable and its files closed."""
+
+    class Broken(Callback):
+        pass
+
+    def boom(self, *args):
+        raise RuntimeError(f"boom in {hook}")
+
+    setattr(Broken, hook, boom)
+    common = {"metric": "loss", "executor": "inline", "storage_path": storage, "name": "cb",
+              "verbose": 0, "seed": 4}
+    with pytest.raises(RuntimeError, match=f"boom in {hook}"):
+        rs.run(_checkpointed, {"x": rs.uniform(0, 0.5)}, num_samples=3, callbacks=[Broken()],
+               **common)
+    results = rs.run(_checkpointed, {"x": rs.uniform(0, 0.5)}, num_samples=3, resume=True,
+                     **common)
+    assert results.status_counts() == {"TERMINATED": 3}
+    assert results.history().groupby("trial_id").training_iteration.max().tolist() == [9] * 3
+
+
+def test_tensorboard_leaves_out_nan_and_writes_the_config_as_hparams(storage, capsys):
+    pytest.importorskip("tensorboardX")
+    from tensorboardX.proto import plugin_hparams_pb2
+
+    def objective(config):
+        for step in range(3):
+            rs.report({"loss": math.nan if step == 1 else config["x"], "αβ": 2.0})
+
+    space = {"x": rs.uniform(0, 1), "名": rs.choice(["ä"]), "opt": {"lr": rs.choice([0.1])}}
+    results = rs.run(objective, space, metric="loss", num_samples=2, executor="inline",
+                     storage_path=storage, name="tbnan", verbose=0,
+                     callbacks=[TensorBoardLogger()])
+    assert "NaN or Inf" not in capsys.readouterr().out
+    run_dir = os.path.join(results.path, "tensorboard", "00000")
+    (events,) = glob.glob(os.path.join(run_dir, "events.*"))
+    steps = [(e.step, v.tag) for e in _read_events(events) for v in e.summary.value]
+    assert [s for s, tag in steps if tag == "loss"] == [1, 3]
+    assert [s for s, tag in steps if tag == "αβ"] == [1, 2, 3]
+    (hparams,) = glob.glob(os.path.join(run_dir, "hparams", "events.*"))
+    for event in _read_events(hparams):
+        for value in event.summary.value:
+            if value.tag == "_hparams_/session_start_info":
+                data = plugin_hparams_pb2.HParamsPluginData()
+                data.ParseFromString(value.metadata.plugin_data.content)
+                params = data.session_start_info.hparams
+                assert params["名"].string_value == "ä"
+                assert params["opt/lr"].number_value == pytest.approx(0.1)
+                assert params["status"].string_value == "TERMINATED"
+                assert params["x"].number_value == pytest.approx(results.trials[0].config["x"])
+                break
+        else:
+            continue
+        break
+    else:
+        raise AssertionError("no hparams session_start_info")

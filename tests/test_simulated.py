@@ -7,6 +7,7 @@ import itertools
 import json
 import math
 import os
+import pickle
 import time
 
 import numpy as np
@@ -159,15 +160,35 @@ def test_a_waiting_report_idles_until_the_next_poll_delivers_the_decision():
     assert executor.now() == 25.0 and executor.free_slots() == 2
 
 
-def test_running_ahead_a_stop_costs_one_iteration():
+def test_running_ahead_a_stop_keeps_the_next_report_and_a_pause_drops_it():
+    """As on a real worker (``worker._Run.report``): a STOP sent for a run-ahead report ends
+    the trial after its next report, which is kept; a PAUSE drops it (the resumed trial
+    makes it again), unless it is the trial's last."""
     executor = make(max_iterations=5)
     executor.start("a", {}, None, 0, 0.0, ())  # never blocks
     (report,) = executor.poll(60.0)
     assert report[4] is False
     executor.decide("a", "STOP")
-    assert executor.poll(60.0) == [("e", "a", "stopped", None, None)]
-    assert executor.now() == 20.0  # the second iteration ran, its report was never made
+    events = executor.poll(60.0)
+    assert [e[:2] for e in events] == [("r", "a"), ("e", "a")]
+    assert events[0][2]["training_iteration"] == 2 and events[0][4] is False
+    assert events[1][2:] == ("stopped", None, None)
+    assert executor.now() == 20.0 and executor.stats["lost_iterations"] == 0
+
+    executor.start("b", {}, None, 0, 0.0, ())
+    executor.poll(60.0)
+    executor.decide("b", "PAUSE")
+    (end,) = executor.poll(60.0)
+    assert end[:4] == ("e", "b", "paused", None)
+    assert pickle.loads(end[4][1])["iteration"] == 1  # resumes after the kept report
     assert executor.stats["lost_iterations"] == 1
+
+    last = make(max_iterations=2)
+    last.start("c", {}, None, 0, 0.0, ())
+    last.poll(60.0)
+    last.decide("c", "PAUSE")  # too late: iteration 2 is its last, and it is kept
+    events = last.poll(60.0)
+    assert [e[0] for e in events] == ["r", "e"] and events[1][2] == "done"
 
 
 def test_resume_from_a_checkpoint_and_latency():

@@ -15,7 +15,9 @@ The model follows the worker runtime of ``worker.py`` exactly, only in virtual t
   (all of them when it gives ``None``); the trial then idles until its decision arrives,
   which is on the driver's *next* ``poll`` (plus ``latency_s``), as on a real cluster;
 * otherwise the trial runs ahead, and a PAUSE/STOP sent for such a report takes effect at
-  its next report, whose iteration is lost (a real worker only notices at ``report``);
+  its next report (a real worker only notices at ``report``): a PAUSE drops that report
+  (the trial resumes from its checkpoint and makes it again), a STOP keeps it as the
+  trial's last one; the last iteration of a trial is always kept;
 * messages from the driver (``start``, ``decide``) are delivered at the next ``poll``;
 * ``poll`` jumps straight to the next event: its timeout only bounds how long a real driver
   blocks and is not simulated, so ``time_budget_s`` and ``trial_timeout_s`` take effect at
@@ -49,7 +51,8 @@ class Simulated(Executor):
     Args:
         workers: Number of simulated workers (trials running at once), >= 1.
         curve: ``curve(config, iteration) -> (duration_s, metrics)`` or
-            ``curve(config, iteration, rng) -> (duration_s, metrics)``. ``iteration``
+            ``curve(config, iteration, rng) -> (duration_s, metrics)`` (the ``rng`` is
+            passed when the third parameter is required or named ``rng``). ``iteration``
             counts from 1; ``duration_s`` is the virtual time that iteration takes (a finite
             number >= 0); ``metrics`` is a dict of the metrics reported at its end (or a
             number, recorded under the experiment's metric). Put ``"done": True`` in the
@@ -115,6 +118,9 @@ class Simulated(Executor):
         if start_time is not None and (not _is_real(start_time) or not math.isfinite(start_time)):
             raise ValueError(f"Simulated: start_time must be a finite number of seconds since "
                              f"the epoch, got {start_time!r}")
+        if not isinstance(include_driver_time, (bool, np.bool_)):
+            raise TypeError(f"Simulated: include_driver_time must be True or False, got "
+                            f"{include_driver_time!r}")
         self.workers = int(workers)
         self.curve = curve
         self.max_iterations = None if max_iterations is None else int(max_iterations)
@@ -126,7 +132,7 @@ class Simulated(Executor):
         self._now = 0.0
         self._reset()
         #: Counters of the last run: reports, iterations run, iterations lost to run-ahead
-        #: stops, polls that returned nothing, and busy worker-seconds.
+        #: pauses, polls that returned nothing, and busy worker-seconds.
         self.stats: dict[str, float] = {}
 
     def _reset(self) -> None:
@@ -166,16 +172,23 @@ class Simulated(Executor):
         except (TypeError, ValueError):
             signature = None
         if signature is not None:
+            name = getattr(fn, "__name__", type(fn).__name__)
+            try:
+                signature.bind({}, 1)
+                takes_two = True
+            except TypeError:
+                takes_two = False
             try:
                 signature.bind({}, 1, None)
-                self._with_rng = True
+                takes_three = True
             except TypeError:
-                try:
-                    signature.bind({}, 1)
-                except TypeError:
-                    name = getattr(fn, "__name__", type(fn).__name__)
-                    raise TypeError(f"Simulated: curve {name}{signature} must take (config, "
-                                    f"iteration) or (config, iteration, rng)") from None
+                takes_three = False
+            if not (takes_two or takes_three):
+                raise TypeError(f"Simulated: curve {name}{signature} must take (config, "
+                                f"iteration) or (config, iteration, rng)")
+            # a third parameter with a default is the curve's own (curve(c, i, scale=2.0)),
+            # unless it is called rng
+            self._with_rng = not takes_two or "rng" in signature.parameters
         self._fn = fn
         self._metric = metric
         self._stop_check = _stop_checker(stop, metric, mode)
@@ -308,7 +321,7 @@ class Simulated(Executor):
 
     def _check(self, out: Any, trial_id: str, iteration: int) -> tuple[float, dict]:
         where = f"for trial {trial_id} at iteration {iteration}"
-        if not isinstance(out, tuple) or len(out) != 2:
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise TypeError(f"Simulated: the curve must return (duration_s, metrics), got "
                             f"{out!r} {where}")
         duration, metrics = out
@@ -330,6 +343,8 @@ class Simulated(Executor):
                                 f"got {type(metrics).__name__} {where}")
         converted: dict[str, Any] | None = None
         for key, value in metrics.items():
+            if type(key) is not str and not isinstance(key, str):
+                raise TypeError(f"Simulated: metric names must be strings, got {key!r} {where}")
             kind = type(value)
             if kind is float:
                 if value - value != 0.0:  # NaN or +-inf
@@ -351,20 +366,23 @@ class Simulated(Executor):
         stats = self.stats
         stats["iterations"] += 1
         stats["busy_s"] += run.duration
-        if run.stop_request is not None:  # asked to stop while running ahead
-            stats["lost_iterations"] += 1
-            self._end(run, "paused" if run.stop_request == "PAUSE" else "stopped", None, events)
+        result = dict(run.pending)
+        done = bool(result.pop("done", False))
+        final = done or (self.max_iterations is not None and
+                         run.iteration + 1 >= self.max_iterations)
+        if run.stop_request == "PAUSE" and not final:  # asked to pause while running ahead
+            stats["lost_iterations"] += 1  # dropped: the resumed trial makes it again
+            self._end(run, "paused", None, events)
             return
         run.iteration += 1
         iteration = run.iteration
-        result = dict(run.pending)
         run.pending = None
-        done = bool(result.pop("done", False))
         result["training_iteration"] = iteration
         result["time_this_iter_s"] = run.duration
         result["time_total_s"] = run.time_base + (self._now - run.began)
-        final = done or (self.max_iterations is not None and iteration >= self.max_iterations)
         stop = self._stop_check is not None and self._stop_check(run.trial_id, result)
+        if run.stop_request is not None and not final:
+            stop = True  # asked to stop while running ahead: this is its last report
         blocking = run.blocking
         waiting = not (stop or final) and (blocking is None or iteration in blocking)
         payload = None
