@@ -18,7 +18,7 @@ import numpy as np
 
 from raysweep import storage as _storage
 from raysweep.callbacks import Callback, _FileLogger, default_loggers
-from raysweep.errors import ResumeMismatch
+from raysweep.errors import ExperimentLocked, ResumeMismatch
 from raysweep.execution.base import Executor
 from raysweep.execution.controller import Controller, check_resume
 from raysweep.execution.inline import InlineExecutor
@@ -325,6 +325,10 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         raise ValueError(f"name={name!r}: {path!r} is a file, not an experiment directory")
     directory = _storage.ExperimentDir(path)
     existing = _storage.is_experiment_dir(path)
+    owner = _storage.running_driver(path) if existing else None
+    if owner is not None:  # before any other check: nothing else is the problem
+        raise ExperimentLocked(f"experiment {path!r} already exists: it is already being run "
+                               f"by {owner}; wait for it to finish or choose another name")
     if existing and not resume:
         raise ValueError(f"experiment {path!r} already exists; pass resume=True to continue "
                          "it, or choose another name")
@@ -431,7 +435,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         interrupted = False
         try:
             controller.run()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             reporter.close()  # give the terminal back before printing
             interrupted = True
             directory.append({"e": "session", "kind": "interrupted",
@@ -440,6 +444,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
             print(f"\n[raysweep] interrupted; state saved in {path}\n[raysweep] resume with "
                   f"raysweep.run(..., name={name!r}, storage_path={root!r}, resume=True) "
                   f"or raysweep.restore({path!r}, objective)", file=sys.stderr)
+            _quiet_traceback(exc)
             raise
         finally:
             reporter.close()
@@ -463,6 +468,27 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     _warn_unused_stop_keys(stop, results)
     _summarise(results, verbose)
     return results
+
+
+def _quiet_traceback(interrupt: KeyboardInterrupt) -> None:
+    """The resume hint is printed: when this Ctrl-C ends a script, end it without a
+    traceback (the exit status stays 130, as for any Ctrl-C). Code that catches the
+    ``KeyboardInterrupt`` sees it as usual; so does IPython, which has its own hook."""
+    try:
+        interrupt._raysweep_saved = True  # type: ignore[attr-defined]
+    except AttributeError:
+        return
+    previous = sys.excepthook
+    if getattr(previous, "_raysweep", False):
+        return
+
+    def hook(kind, value, traceback):
+        if isinstance(value, KeyboardInterrupt) and getattr(value, "_raysweep_saved", False):
+            return
+        previous(kind, value, traceback)
+
+    hook._raysweep = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 def _live_events(events: list[dict[str, Any]], extended: bool) -> list[dict[str, Any]]:

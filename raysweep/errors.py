@@ -26,8 +26,9 @@ class CorruptJournal(RaysweepError):
     """The experiment journal cannot be read (other than a torn last line)."""
 
 
-class ExperimentLocked(RaysweepError):
-    """Another live driver is already writing this experiment directory."""
+class ExperimentLocked(RaysweepError, ValueError):
+    """Another live driver is already writing this experiment directory (a ValueError too:
+    the name given is one that cannot be used now)."""
 
 
 class TrialError(RaysweepError):

@@ -158,6 +158,23 @@ def read_journal(path: str) -> Iterator[dict[str, Any]]:
         yield event
 
 
+def running_driver(path: str) -> str | None:
+    """Who holds the experiment's writer lock right now (``"pid 123 on host"``), or None
+    when no live driver does (it finished, or it was killed: a lock dies with its process)."""
+    try:
+        handle = open(os.path.join(path, LOCK_FILE), "rb")  # noqa: SIM115
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            owner = handle.read(200).decode(errors="replace").strip()
+            return owner or "another process"
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
 class ExperimentDir:
     """Writer side of one experiment directory (held by the live driver)."""
 

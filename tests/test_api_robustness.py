@@ -379,3 +379,35 @@ def test_reported_keys_named_like_raysweep_columns(storage):
     history = results.dataframe(include_history=True)
     assert set(history.status) == {"TERMINATED"} and set(history["result/status"]) == {"ok"}
     assert results.top(1).status.tolist() == ["TERMINATED"]
+
+
+def test_ctrl_c_ends_a_script_with_the_resume_hint_and_no_traceback(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    script = tmp_path / "driver.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, sys
+        import raysweep as rs
+
+        def objective(config):
+            for step in range(5):
+                if rs.get_trial_id() == "00002" and step == 1:
+                    os.kill(os.getpid(), signal.SIGINT)
+                rs.report({"loss": config["x"] + step}, checkpoint={"step": step})
+
+        rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=5, executor="inline",
+               verbose=0, storage_path=sys.argv[1], name="c")
+        print("not reached")
+    """))
+    storage = tmp_path / "results"
+    done = subprocess.run([sys.executable, str(script), str(storage)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode in (130, -signal.SIGINT), done.stderr
+    assert "interrupted; state saved" in done.stderr and "resume=True" in done.stderr
+    assert "Traceback" not in done.stderr and "not reached" not in done.stdout
+    resumed = rs.run(lambda config: config["x"], {"x": rs.uniform(0, 1)}, executor="inline",
+                     verbose=0, storage_path=str(storage), name="c", resume=True)
+    assert len(resumed) == 5

@@ -151,8 +151,9 @@ def test_a_second_driver_on_a_running_experiment_is_refused(storage, tmp_path):
         lines_before = open(_journal(storage)).read().count("\n")
         with pytest.raises(ExperimentLocked, match=f"already being run by pid {proc.pid}"):
             _run(storage, resume=True, num_samples=2, seed=None)
-        with pytest.raises(ValueError, match="already exists"):
-            _run(storage, num_samples=2, seed=None)
+        with pytest.raises(ExperimentLocked, match=f"already exists: it is already being run "
+                                                   f"by pid {proc.pid}"):
+            _run(storage, num_samples=2, seed=None)  # not "pass resume=True": it is running
         assert proc.poll() is None  # the first driver goes on; we wrote nothing
         journal = open(_journal(storage)).read()
         assert journal.count("\n") >= lines_before and journal.count('"kind":"start"') == 1
