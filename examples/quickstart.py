@@ -34,6 +34,7 @@ def main() -> None:
                      storage_path=STORAGE, name=None, verbose=0)
     print(results.dataframe().sort_values("loss").head(5)[["trial_id", "loss", "config/x",
                                                            "config/k"]].to_string(index=False))
+    print(f"best x={results.best_config['x']:.4f}; experiment directory: {results.path}")
     space = {"C": rs.loguniform(1e-2, 1e3), "gamma": rs.loguniform(1e-5, 1e-1),
              "kernel": ["rbf", "poly"]}
     svc = rs.run(svc_error, space, metric="error", mode="min",

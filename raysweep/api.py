@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import secrets
+import shutil
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -386,6 +387,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     executor_obj = _make_executor(executor, resources, max_concurrent, address)
 
     directory.lock()
+    never_ran = False
     try:
         if priors and not existing:  # before the settings that make the directory a resumable
             _storage.atomic_write(os.path.join(path, _WARM_START_FILE), cloudpickle.dumps(priors))
@@ -431,7 +433,11 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         if events:
             controller.replay(events)
         directory.append({"e": "session", "kind": "start", "t": round(executor_obj.wall_time(), 3)})
-        executor_obj.setup(objective, metric=metric, mode=mode, stop=stop)
+        try:
+            executor_obj.setup(objective, metric=metric, mode=mode, stop=stop)
+        except BaseException:
+            never_ran = not existing  # e.g. no Ray cluster answered: leave no empty experiment
+            raise
         interrupted = False
         try:
             controller.run()
@@ -463,6 +469,8 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         for callback in callbacks:  # their files are closed even when the run raised
             if isinstance(callback, _FileLogger):
                 callback.close()
+        if never_ran:
+            shutil.rmtree(path, ignore_errors=True)
     for callback in callbacks:
         callback.on_experiment_end(results)
     _warn_unused_stop_keys(stop, results)

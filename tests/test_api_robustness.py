@@ -411,3 +411,22 @@ def test_ctrl_c_ends_a_script_with_the_resume_hint_and_no_traceback(tmp_path):
     resumed = rs.run(lambda config: config["x"], {"x": rs.uniform(0, 1)}, executor="inline",
                      verbose=0, storage_path=str(storage), name="c", resume=True)
     assert len(resumed) == 5
+
+
+def test_an_address_nothing_answers_at_fails_fast_and_leaves_no_experiment(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = (f"import raysweep as rs\n"
+            f"rs.run(lambda c: c['x'], {{'x': rs.uniform(0, 1)}}, num_samples=2, verbose=0,\n"
+            f"       address='127.0.0.1:{port}', storage_path={str(tmp_path)!r}, name='n')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0
+    assert f"ConnectionError: could not connect to the Ray cluster at address='127.0.0.1:" \
+           f"{port}': nothing answers there" in done.stderr
+    assert os.listdir(tmp_path) == []  # no empty experiment left behind

@@ -71,6 +71,10 @@ class LocalCluster:
                     if k not in ("RAY_ADDRESS", "RAY_AUTH_TOKEN_PATH")}
         self.env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=self.token,
                         RAY_USAGE_STATS_ENABLED="0")
+        # The GCS notices a killed node within ~3 s instead of up to a minute: until it does,
+        # the node counts as alive and a sweep started meanwhile waits for workers there.
+        self.env.update(RAY_health_check_period_ms="1000", RAY_health_check_timeout_ms="1000",
+                        RAY_health_check_failure_threshold="3")
         self.nodes: list[_Node] = []
         self.address: str | None = None
 
@@ -121,18 +125,23 @@ class LocalCluster:
                 node.process.kill()
                 node.process.wait(timeout=10)
 
+    def processes(self) -> list:
+        """Every process still running from our temp dir (only ours: the path is unique)."""
+        marker = str(self.temp_dir)
+        found = []
+        for proc in psutil.process_iter(["cmdline"]):
+            try:
+                if any(marker in part for part in proc.info["cmdline"] or ()):
+                    found.append(proc)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+        return found
+
     def stop(self) -> None:
         """Stop our nodes (workers first), then anything still running from our temp dir."""
         for node in reversed(self.nodes):
             self.stop_node(node)
-        marker = str(self.temp_dir)
-        leftovers = []
-        for proc in psutil.process_iter(["cmdline"]):
-            try:
-                if any(marker in part for part in proc.info["cmdline"] or ()):
-                    leftovers.append(proc)
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
+        leftovers = self.processes()
         for proc in leftovers:
             try:
                 proc.kill()
@@ -143,12 +152,13 @@ class LocalCluster:
 
     # -- drivers ----------------------------------------------------------------------------
     def driver(self, script: str, spec: dict, *, env: dict[str, str] | None = None,
-               timeout: float = 120.0) -> dict:
-        """Run ``script`` (driver code) in a fresh Python process; return its JSON output."""
+               timeout: float = 120.0, address: str | None = None) -> dict:
+        """Run ``script`` (driver code) in a fresh Python process; return its JSON output.
+        ``spec["address"]`` is ``address``, by default this cluster's."""
         path = self.root / f"driver_{secrets.token_hex(4)}.py"
         path.write_text(script)
         out = self.root / f"{path.stem}.json"
-        spec = dict(spec, address=self.address, out=str(out))
+        spec = dict(spec, address=address or self.address, out=str(out))
         merged = dict(self.env)
         for key, value in (env or {}).items():  # None removes a variable
             merged.pop(key, None) if value is None else merged.__setitem__(key, value)
@@ -209,7 +219,8 @@ DRIVER = textwrap.dedent('''
         frame = results.dataframe()
         output["runs"].append({"frame": json.loads(frame.to_json(orient="records")),
                                "history": json.loads(results.history().to_json(
-                                   orient="records"))})
+                                   orient="records")),
+                               "errors": results.errors})
     output["nodes"] = {n["NodeID"]: n["Resources"] for n in ray.nodes()}
     with open(spec["out"], "w") as handle:
         json.dump(output, handle)
@@ -220,7 +231,7 @@ def _node_names(nodes: dict[str, dict]) -> dict[str, str]:
     """Map node id to node name by the custom resource each node was started with."""
     names = {}
     for node_id, resources in nodes.items():
-        for name in ("head", "w1", "w2", "late"):
+        for name in ("head", "w1", "w2", "w3", "late"):
             if f"{name}_res" in resources:
                 names[node_id] = name
     return names
@@ -241,7 +252,15 @@ def cluster():
         yield local
     finally:
         local.stop()
-    assert not local.root.exists()
+    assert not local.root.exists()   # with it the head's ray_current_cluster record
+    survivors = []
+    for proc in local.processes():
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                survivors.append(proc)
+        except psutil.NoSuchProcess:
+            continue
+    assert not survivors, f"node processes survived: {survivors}"
 
 
 def test_head_address_is_recorded_only_in_our_temp_dir(cluster):
@@ -370,6 +389,65 @@ def test_sweep_spreads_and_survives_losing_a_node(cluster, tmp_path):
         assert [row["training_iteration"] for row in reports] == list(range(1, steps + 1))
 
 
+def test_losing_a_node_without_retries_ends_only_its_trials_in_error(cluster, tmp_path):
+    # max_failures=0 (the default, as in Ray Tune): a trial lost with its node is not retried.
+    # Trials that never touched the node, and trials that finished before it died, are not
+    # affected; the sweep runs to the end on the head.
+    node = cluster.add_node("w3", num_cpus=2, resources={"w3_res": 1})
+    signal_dir = tmp_path / "signals"
+    signal_dir.mkdir()
+    steps, num_samples = 8, 8
+    driver, out = cluster.start_driver(DRIVER, {
+        "steps": steps, "sleep_s": 0.15, "storage": str(tmp_path), "signal_node": "w3",
+        "signal_dir": str(signal_dir),
+        "runs": [{"name": "no_retry", "num_samples": num_samples, "max_failures": 0}]})
+    journal = tmp_path / "no_retry" / "journal.jsonl"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            events = _journal(journal)
+            done = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
+            if done and any(signal_dir.iterdir()):
+                break
+            assert driver.poll() is None, "the sweep ended before the node could be killed"
+            assert time.monotonic() < deadline, "no trial finished / reached w3 in time"
+            time.sleep(0.05)
+        finished_before = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
+        cluster.kill_raylet(node)
+        driver.wait(timeout=120)
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        cluster.stop_node(node)
+    log = out.with_suffix(".log").read_text(errors="replace")
+    assert driver.returncode == 0, log[-6000:]
+    result = json.loads(out.read_text())
+    run = result["runs"][0]
+    frame, history, errors = run["frame"], run["history"], run["errors"]
+    head_id = next(i for i, name in _node_names(result["nodes"]).items() if name == "head")
+
+    assert len(frame) == num_samples
+    assert {row["status"] for row in frame} <= {"TERMINATED", "ERROR"}
+    nodes_of = {row["trial_id"]: set() for row in frame}
+    for row in history:
+        nodes_of[row["trial_id"]].add(row["node"])
+    for row in frame:
+        if row["status"] == "TERMINATED":  # complete and correct, wherever it ran
+            assert row["training_iteration"] == steps
+            assert row["loss"] == pytest.approx(row["config/x"] + steps - 1)
+        else:  # lost with w3 (maybe before its first report), and says why
+            assert row["node_id"] != head_id and nodes_of[row["trial_id"]] <= {"w3"}, row
+            assert (row["training_iteration"] or 0) < steps
+            assert "max_failures=0" in errors[row["trial_id"]], errors
+        if nodes_of[row["trial_id"]] == {"head"}:
+            assert row["status"] == "TERMINATED", row
+    assert set(errors) == {row["trial_id"] for row in frame if row["status"] == "ERROR"}
+    for trial_id in finished_before:  # kept as they were, not run again
+        assert next(r for r in frame if r["trial_id"] == trial_id)["status"] == "TERMINATED"
+        reports = [row for row in history if row["trial_id"] == trial_id]
+        assert [row["training_iteration"] for row in reports] == list(range(1, steps + 1))
+
+
 AUTH_DRIVER = textwrap.dedent('''
     import json, sys
     import raysweep as rs
@@ -414,7 +492,8 @@ WHERE_DRIVER = textwrap.dedent('''
 
     spec = json.loads(sys.argv[1])
     results = rs.run(lambda config: config["x"], {"x": rs.uniform(0, 1)}, num_samples=2,
-                     verbose=0, storage_path=spec["storage"])   # no address
+                     verbose=0, storage_path=spec["storage"],
+                     address=spec.get("use_address"))   # default: no address
     with open(spec["out"], "w") as handle:
         json.dump({"status": sorted(set(results.dataframe().status)),
                    "resources": ray.cluster_resources()}, handle)
@@ -438,3 +517,17 @@ def test_no_address_joins_the_recorded_cluster_or_a_fresh_local_ray(cluster, tmp
     assert fresh["status"] == ["TERMINATED"]
     assert "head_res" not in fresh["resources"]
     assert fresh["_stderr"].count("is gone; starting a local Ray") == 1, fresh["_stderr"]
+
+
+@pytest.mark.parametrize("use_address", [None, "auto"])
+def test_ray_address_selects_the_cluster(cluster, tmp_path, use_address):
+    # RAY_ADDRESS names our cluster; the temp dir holds no record, so only the variable can
+    # lead the driver there (address=None and address="auto" both follow it, as in Ray).
+    empty_tmp = tmp_path / "raytmp"
+    empty_tmp.mkdir()
+    out = cluster.driver(WHERE_DRIVER, {"storage": str(tmp_path), "use_address": use_address},
+                         env={"RAY_ADDRESS": cluster.address, "RAY_TMPDIR": str(empty_tmp)})
+    assert out["status"] == ["TERMINATED"]
+    assert "head_res" in out["resources"]
+    assert "is gone" not in out["_stderr"]
+

@@ -61,8 +61,7 @@ def _experiment_dirs(output: str, storage: Path) -> list[Path]:
 def test_example_runs(name, tmp_path):
     storage = tmp_path / "results"
     proc = _run(name, ARGS.get(name, ["--quick"]), storage)
-    if name != "sklearn_searchcv":  # SearchCV keeps no experiment unless given a name
-        assert _experiment_dirs(proc.stdout, storage), proc.stdout[-3000:]
+    assert _experiment_dirs(proc.stdout, storage), proc.stdout[-3000:]
 
 
 def test_quickstart_as_the_readme_runs_it(tmp_path):
@@ -78,6 +77,22 @@ def test_quickstart_as_the_readme_runs_it(tmp_path):
                           cwd=EXAMPLES.parent)
     assert proc.returncode == 0, f"quickstart failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     assert _experiment_dirs(proc.stdout, storage), proc.stdout[-3000:]
+
+
+def test_cluster_sweep_documented_commands_parse():
+    """The commands in the docs and manifests are accepted by the script's own parser."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("cluster_sweep", EXAMPLES / "cluster_sweep.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    parser = module.build_parser()
+    args = parser.parse_args(["--resource", "accelerator_type:A100=0.1", "--resource",
+                              "w_res=0.5", "--num-samples", "200", "--address", "10.0.0.5:6379"])
+    assert dict(args.resource) == {"accelerator_type:A100": 0.1, "w_res": 0.5}
+    assert (args.num_samples, args.address) == (200, "10.0.0.5:6379")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--resource", "no_amount"])
 
 
 def _journal(path: Path) -> list[dict]:

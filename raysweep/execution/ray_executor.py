@@ -34,6 +34,7 @@ _GROW_CHECK_S = 3.0
 _SHORT_TRIAL_S = 0.005  # trials shorter than this get deeper per-worker queues
 _MAX_DEPTH = 16
 _WAIT_WARN_S = 60.0
+_FULL_POOL_WAIT_S = 10.0  # once one worker is up, how long setup waits for the others
 _MARK_BYTES = 64
 
 
@@ -300,14 +301,41 @@ def _is_auth_failure(exc: BaseException | None) -> bool:
     return False
 
 
+def _check_reachable(address: str) -> None:
+    """A ``host:port`` (or ``ray://host:port``) that nothing answers at is a clear error at
+    once (``ray.init`` would retry for minutes)."""
+    target = address[len("ray://"):] if address.startswith("ray://") else address
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        return  # "auto", "local" and other forms: Ray's own business
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=5.0):
+            return
+    except OSError as exc:
+        raise ConnectionError(
+            f"could not connect to the Ray cluster at address={address!r}: nothing answers "
+            f"there ({exc.strerror or exc}); check the address and that the cluster is up "
+            "(ray status), or leave address unset for a local Ray") from None
+
+
 def ensure_ray(address: str | None) -> None:
     """Join ``address`` / ``RAY_ADDRESS``, or start (or reuse) a local Ray."""
     if ray.is_initialized():
+        if address and address not in ("auto", "local"):
+            try:
+                current = ray.get_runtime_context().gcs_address
+            except Exception:  # noqa: BLE001
+                current = None
+            if current != address:
+                logger.warning("raysweep: Ray is already connected (to %s); address=%r is not "
+                               "used. Call ray.shutdown() first to join another cluster.",
+                               current, address)
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
     quiet = {"include_dashboard": False, "logging_level": logging.WARNING,
              "configure_logging": True}
     if address:
+        _check_reachable(address)
         try:
             ray.init(address=address, logging_level=logging.WARNING)
         except Exception as exc:
@@ -320,7 +348,8 @@ def ensure_ray(address: str | None) -> None:
                     "RAY_AUTH_MODE=token and give the cluster's token in RAY_AUTH_TOKEN (or "
                     "RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token)") from exc
             raise ConnectionError(
-                f"could not connect to the Ray cluster at address={address!r}: {exc}. If the "
+                f"could not connect to the Ray cluster at address={address!r}: "
+                f"{str(exc).rstrip('.')}. If the "
                 "cluster uses token authentication, set RAY_AUTH_MODE=token and "
                 "RAY_AUTH_TOKEN") from exc
         return
@@ -365,6 +394,7 @@ class RayExecutor(Executor):
         self._held: list[tuple] = []  # start messages of suspects waiting for an idle worker
         self._target = 0  # workers wanted; lost ones are replaced up to this
         self._start_error: str | None = None
+        self._requested = 0  # workers last asked of an autoscaler (_signal_demand)
         self._waiting_since: float | None = None
 
     # -- setup ----------------------------------------------------------------------------
@@ -401,12 +431,16 @@ class RayExecutor(Executor):
         _sweep_markers()
         for _ in range(n_slots):
             self._add_slot()
-        # Wait for the workers that fit now, so the first trials start on a full pool.
+        # Wait for the workers that fit now, so the first trials start on a full pool; but
+        # once one is up, not for long (a node that died and still counts as alive would
+        # hold the sweep back for a minute): the rest join the pool when they are ready.
         deadline = time.monotonic() + 60.0
         fit_now = min(n_slots, capacity)
         while sum(s.ready for s in self._slots) < min(fit_now, len(self._slots)) and \
                 time.monotonic() < deadline:
             self._check_ready(timeout=0.5)
+            if any(s.ready for s in self._slots):
+                deadline = min(deadline, time.monotonic() + _FULL_POOL_WAIT_S)
             if not self._slots:
                 raise RuntimeError("raysweep: no worker could be started on the Ray cluster: "
                                    f"{self._start_error}")
@@ -461,6 +495,7 @@ class RayExecutor(Executor):
         if now - self._last_grow < _GROW_CHECK_S:
             return
         self._last_grow = now
+        self._signal_demand()
         if any(not s.ready for s in self._slots):
             return
         if self.max_concurrent is not None and len(self._slots) >= self.max_concurrent:
@@ -473,6 +508,34 @@ class RayExecutor(Executor):
         for _ in range(max(0, extra)):
             self._add_slot()
         self._target = max(self._target, len(self._slots))
+
+    def _signal_demand(self) -> None:
+        """Tell the cluster's autoscaler, if it has one, how many workers this sweep could
+        use: one per worker now, plus one per trial waiting in a worker's queue.
+
+        Without ``max_concurrent`` the pool is sized to the nodes that exist, so an
+        autoscaler would see no waiting work and never add a node; with this it adds nodes
+        while trials queue, and the pool grows onto them (``_maybe_grow``). A cluster
+        without an autoscaler ignores the request. With ``max_concurrent`` the workers that
+        do not fit yet wait to be placed, which is demand enough.
+        """
+        if self.max_concurrent is not None:
+            return
+        bundle = {_node_key(key): amount for key, amount in self.resources.items()
+                  if amount > 0}
+        if not bundle:
+            return
+        queued = sum(max(0, len(slot.assigned) - 1) for slot in self._slots)
+        wanted = len(self._slots) + queued if queued else 0
+        if wanted == self._requested:
+            return
+        self._requested = wanted
+        try:
+            from ray.autoscaler.sdk import request_resources  # noqa: PLC0415
+
+            request_resources(bundles=[dict(bundle) for _ in range(wanted)])
+        except Exception as exc:  # noqa: BLE001 - a hint to the autoscaler, never fatal
+            logger.debug("raysweep: could not ask the autoscaler for workers: %s", exc)
 
     # -- protocol -------------------------------------------------------------------------
     @property
@@ -664,6 +727,14 @@ class RayExecutor(Executor):
 
     def shutdown(self) -> None:
         """Return clean workers to the pool; kill busy or broken ones."""
+        if self._requested:  # the sweep needs no more: withdraw the autoscaler request
+            self._requested = 0
+            try:
+                from ray.autoscaler.sdk import request_resources  # noqa: PLC0415
+
+                request_resources(bundles=[])
+            except Exception:  # noqa: BLE001
+                pass
         keep, releases = [], []
         for slot in self._slots:
             if slot.ready and not slot.assigned and not slot.outstanding:
