@@ -138,7 +138,7 @@ PBT_DRIVER = textwrap.dedent("""
     import json, os, sys, time
     import raysweep as rs
 
-    LOG = sys.argv[3]
+    LOG = sys.argv[3] if __name__ == "__main__" else None  # imported: the test sets it
 
     def train(config):
         me = rs.get_trial_id()
@@ -173,7 +173,7 @@ def test_a_forked_trial_resumes_from_its_donors_checkpoint_after_a_kill(tmp_path
 
     release_workers()  # the subprocess driver needs the CPUs our idle pool would hold
     storage, log = str(tmp_path / "results"), str(tmp_path / "starts.jsonl")
-    script = tmp_path / "driver.py"
+    script = tmp_path / "pbt_fork_driver.py"
     script.write_text(PBT_DRIVER)
     address = ray.get_runtime_context().gcs_address
     proc = subprocess.Popen([sys.executable, str(script), storage, address, log],
@@ -196,7 +196,7 @@ def test_a_forked_trial_resumes_from_its_donors_checkpoint_after_a_kill(tmp_path
     try:
         import importlib
 
-        driver = importlib.import_module("driver")
+        driver = importlib.import_module("pbt_fork_driver")
         driver.LOG = log
         pbt = rs.schedulers.PBT(perturbation_interval=3,
                                 hyperparam_mutations={"lr": rs.uniform(0, 1)})
@@ -205,7 +205,7 @@ def test_a_forked_trial_resumes_from_its_donors_checkpoint_after_a_kill(tmp_path
                          keep_checkpoints=1, max_concurrent=2)
     finally:
         sys.path.remove(str(tmp_path))
-        sys.modules.pop("driver", None)
+        sys.modules.pop("pbt_fork_driver", None)
     resumed = [json.loads(line) for line in open(log)][before:]
     again = next(s for s in resumed if s[0] == forked[0])
     assert again == forked  # same donor, same iteration
