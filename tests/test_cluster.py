@@ -137,6 +137,19 @@ class LocalCluster:
                 continue
         return found
 
+    def assert_stopped(self) -> None:
+        """After ``stop``: our temp dir (with any cluster record) is gone, and so is every
+        process that ran from it."""
+        assert not self.root.exists()
+        survivors = []
+        for proc in self.processes():
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    survivors.append(proc)
+            except psutil.NoSuchProcess:
+                continue
+        assert not survivors, f"node processes survived: {survivors}"
+
     def stop(self) -> None:
         """Stop our nodes (workers first), then anything still running from our temp dir."""
         for node in reversed(self.nodes):
@@ -252,15 +265,7 @@ def cluster():
         yield local
     finally:
         local.stop()
-    assert not local.root.exists()   # with it the head's ray_current_cluster record
-    survivors = []
-    for proc in local.processes():
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                survivors.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    assert not survivors, f"node processes survived: {survivors}"
+    local.assert_stopped()  # with the temp dir, the head's ray_current_cluster record
 
 
 def test_head_address_is_recorded_only_in_our_temp_dir(cluster):
@@ -328,6 +333,20 @@ def test_pool_grows_when_a_node_joins(cluster, tmp_path):
     assert "late" in {row["node"] for row in frame}, "no trial ran on the node that joined"
 
 
+def _wait_for_kill_point(journal, signal_dir, driver, node: str) -> list[dict]:
+    """The journal's events once a trial has finished and another is mid-way on ``node``
+    (it leaves a file in ``signal_dir``): the moment to kill that node."""
+    deadline = time.monotonic() + 90
+    while True:
+        events = _journal(journal)
+        done = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
+        if done and any(signal_dir.iterdir()):
+            return events
+        assert driver.poll() is None, "the sweep ended before the node could be killed"
+        assert time.monotonic() < deadline, f"no trial finished / reached {node} in time"
+        time.sleep(0.05)
+
+
 def test_sweep_spreads_and_survives_losing_a_node(cluster, tmp_path):
     node = cluster.add_node("w2", num_cpus=2, resources={"w2_res": 1})
     signal_dir = tmp_path / "signals"
@@ -340,15 +359,7 @@ def test_sweep_spreads_and_survives_losing_a_node(cluster, tmp_path):
     journal = tmp_path / "spread" / "journal.jsonl"
     try:
         # Kill w2 once a trial has finished and another is mid-way on w2.
-        deadline = time.monotonic() + 90
-        while True:
-            events = _journal(journal)
-            done = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
-            if done and any(signal_dir.iterdir()):
-                break
-            assert driver.poll() is None, "the sweep ended before the node could be killed"
-            assert time.monotonic() < deadline, "no trial finished / reached w2 in time"
-            time.sleep(0.05)
+        events = _wait_for_kill_point(journal, signal_dir, driver, "w2")
         finished_before = {e["id"]: e for e in events
                            if e["e"] == "s" and e["s"] == "TERMINATED"}
         cluster.kill_raylet(node)
@@ -403,15 +414,7 @@ def test_losing_a_node_without_retries_ends_only_its_trials_in_error(cluster, tm
         "runs": [{"name": "no_retry", "num_samples": num_samples, "max_failures": 0}]})
     journal = tmp_path / "no_retry" / "journal.jsonl"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            events = _journal(journal)
-            done = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
-            if done and any(signal_dir.iterdir()):
-                break
-            assert driver.poll() is None, "the sweep ended before the node could be killed"
-            assert time.monotonic() < deadline, "no trial finished / reached w3 in time"
-            time.sleep(0.05)
+        events = _wait_for_kill_point(journal, signal_dir, driver, "w3")
         finished_before = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
         cluster.kill_raylet(node)
         driver.wait(timeout=120)

@@ -20,7 +20,7 @@ import pytest
 
 from test_cluster import LocalCluster, _free_port
 
-psutil = pytest.importorskip("psutil")
+pytest.importorskip("psutil")  # LocalCluster finds its node processes with it
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -62,15 +62,7 @@ def autoscaling():
         yield local
     finally:
         local.stop()   # the launched nodes run from our temp dir too: stopped with the rest
-    assert not local.root.exists()
-    survivors = []
-    for proc in local.processes():
-        try:
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                survivors.append(proc)
-        except psutil.NoSuchProcess:
-            continue
-    assert not survivors, f"node processes survived: {survivors}"
+    local.assert_stopped()
 
 
 # Trials on the head wait (up to 45 s after the driver started) until one has run on a
