@@ -333,6 +333,26 @@ def test_pool_grows_when_a_node_joins(cluster, tmp_path):
     assert "late" in {row["node"] for row in frame}, "no trial ran on the node that joined"
 
 
+def _sweep_with_a_doomed_node(cluster, tmp_path, node_name: str, steps: int, run: dict):
+    """Add node ``node_name``, start a sweep (``run``) from a driver process, and wait until
+    a trial has finished and another is mid-way on that node: the moment to kill it.
+    Returns ``(node, driver, out, journal, events so far)``."""
+    node = cluster.add_node(node_name, num_cpus=2, resources={f"{node_name}_res": 1})
+    signal_dir = tmp_path / "signals"
+    signal_dir.mkdir()
+    driver, out = cluster.start_driver(DRIVER, {
+        "steps": steps, "sleep_s": 0.15, "storage": str(tmp_path), "signal_node": node_name,
+        "signal_dir": str(signal_dir), "runs": [run]})
+    journal = tmp_path / run["name"] / "journal.jsonl"
+    try:
+        events = _wait_for_kill_point(journal, signal_dir, driver, node_name)
+    except BaseException:
+        driver.kill()
+        driver.wait(timeout=30)
+        raise
+    return node, driver, out, journal, events
+
+
 def _wait_for_kill_point(journal, signal_dir, driver, node: str) -> list[dict]:
     """The journal's events once a trial has finished and another is mid-way on ``node``
     (it leaves a file in ``signal_dir``): the moment to kill that node."""
@@ -348,18 +368,12 @@ def _wait_for_kill_point(journal, signal_dir, driver, node: str) -> list[dict]:
 
 
 def test_sweep_spreads_and_survives_losing_a_node(cluster, tmp_path):
-    node = cluster.add_node("w2", num_cpus=2, resources={"w2_res": 1})
-    signal_dir = tmp_path / "signals"
-    signal_dir.mkdir()
     steps, num_samples = 8, 10
-    driver, out = cluster.start_driver(DRIVER, {
-        "steps": steps, "sleep_s": 0.15, "storage": str(tmp_path), "signal_node": "w2",
-        "signal_dir": str(signal_dir),
-        "runs": [{"name": "spread", "num_samples": num_samples, "max_failures": 2}]})
-    journal = tmp_path / "spread" / "journal.jsonl"
+    # w2 is killed once a trial has finished and another is mid-way on it
+    node, driver, out, journal, events = _sweep_with_a_doomed_node(
+        cluster, tmp_path, "w2", steps,
+        {"name": "spread", "num_samples": num_samples, "max_failures": 2})
     try:
-        # Kill w2 once a trial has finished and another is mid-way on w2.
-        events = _wait_for_kill_point(journal, signal_dir, driver, "w2")
         finished_before = {e["id"]: e for e in events
                            if e["e"] == "s" and e["s"] == "TERMINATED"}
         cluster.kill_raylet(node)
@@ -404,17 +418,11 @@ def test_losing_a_node_without_retries_ends_only_its_trials_in_error(cluster, tm
     # max_failures=0 (the default, as in Ray Tune): a trial lost with its node is not retried.
     # Trials that never touched the node, and trials that finished before it died, are not
     # affected; the sweep runs to the end on the head.
-    node = cluster.add_node("w3", num_cpus=2, resources={"w3_res": 1})
-    signal_dir = tmp_path / "signals"
-    signal_dir.mkdir()
     steps, num_samples = 8, 8
-    driver, out = cluster.start_driver(DRIVER, {
-        "steps": steps, "sleep_s": 0.15, "storage": str(tmp_path), "signal_node": "w3",
-        "signal_dir": str(signal_dir),
-        "runs": [{"name": "no_retry", "num_samples": num_samples, "max_failures": 0}]})
-    journal = tmp_path / "no_retry" / "journal.jsonl"
+    node, driver, out, journal, events = _sweep_with_a_doomed_node(
+        cluster, tmp_path, "w3", steps,
+        {"name": "no_retry", "num_samples": num_samples, "max_failures": 0})
     try:
-        events = _wait_for_kill_point(journal, signal_dir, driver, "w3")
         finished_before = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
         cluster.kill_raylet(node)
         driver.wait(timeout=120)
