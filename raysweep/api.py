@@ -24,7 +24,7 @@ from raysweep.execution.base import Executor
 from raysweep.execution.controller import Controller, check_resume
 from raysweep.execution.inline import InlineExecutor
 from raysweep.progress import make_reporter
-from raysweep.results import METRIC_RESULT, Results, read_settings
+from raysweep.results import Results, last_metric_result, read_settings
 from raysweep.schedulers import make_scheduler
 from raysweep.search import make_searcher
 from raysweep.space import Space, flatten
@@ -556,7 +556,7 @@ def _warm_start_pairs(warm_start: Any, space: Space,
             raise ValueError(f"warm_start: cannot read the experiment {os.fspath(warm_start)!r}: "
                              f"{exc}") from exc
     if isinstance(warm_start, Results):
-        pairs = [(t.config, _metric_result(t, metric)) for t in warm_start.trials
+        pairs = [(t.config, last_metric_result(t, metric)) for t in warm_start.trials
                  if t.status.is_finished and t.last_result]
         source = f"the experiment {warm_start.path!r}" if warm_start.path else "the results"
     elif isinstance(warm_start, (list, tuple)):
@@ -604,15 +604,6 @@ def _warm_start_pairs(warm_start: Any, space: Space,
         logger.warning("raysweep: warm_start: %d of %d results of %s skipped (the first: %s)",
                        len(reasons), len(pairs), source, reasons[0])
     return fitted
-
-
-def _metric_result(trial: Any, metric: str) -> dict[str, Any]:
-    """A trial's last result, or its latest one that holds ``metric`` when the last lacks it."""
-    last = trial.last_result or {}
-    if metric in last:
-        return last
-    latest = trial.extra.get(METRIC_RESULT)
-    return latest if latest and metric in latest else last
 
 
 def _read_warm_start(path: str) -> list[tuple[dict[str, Any], dict[str, Any]]]:

@@ -152,7 +152,7 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
                     best = float(values.min() if mode == "min" else values.max())
     else:
         from raysweep.results import (  # noqa: PLC0415
-            METRIC_RESULT,
+            last_metric_result,
             metric_loss,
             trials_from_journal,
         )
@@ -164,9 +164,7 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
             counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
             if trial.status.value != "ERROR":
                 result = trial.best_result if settings.get("scope") == "all" else \
-                    trial.last_result
-                if result is not None and metric not in result:  # its last metric value
-                    result = trial.extra.get(METRIC_RESULT) or result
+                    last_metric_result(trial, metric)
                 losses.append(metric_loss(result, metric, sign))
         finite = [v for v in losses if math.isfinite(v)]
         if finite:

@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from raysweep.results import METRIC_RESULT, metric_loss
+from raysweep.results import last_metric_result, metric_loss
 from raysweep.space import flatten
 from raysweep.trial import Trial, TrialStatus
 
@@ -86,10 +86,7 @@ class _Tracker:
             return math.inf
         if self.scope == "all":
             return trial.best_loss if math.isfinite(trial.best_loss) else math.inf
-        last = trial.last_result
-        if last is not None and self.metric not in last:  # judged by its last metric value
-            last = trial.extra.get(METRIC_RESULT) or last
-        return metric_loss(last, self.metric, self.sign)
+        return metric_loss(last_metric_result(trial, self.metric), self.metric, self.sign)
 
     def _consider(self, trial: Trial, loss: float,
                   best: tuple[float, Trial] | None) -> tuple[float, Trial] | None:

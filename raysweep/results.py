@@ -26,6 +26,15 @@ _RESERVED = ("training_iteration", "time_total_s", "time_this_iter_s")
 METRIC_RESULT = "metric_result"
 
 
+def last_metric_result(trial: Trial, metric: str) -> dict[str, Any]:
+    """The result ``scope="last"`` judges ``trial`` by: its last one, or, when that lacks
+    ``metric``, the latest one that has it (``{}`` before any report)."""
+    last = trial.last_result or {}
+    if metric not in last:
+        return trial.extra.get(METRIC_RESULT) or last
+    return last
+
+
 def metric_loss(result: dict[str, Any] | None, metric: str, sign: float) -> float:
     """``sign * result[metric]`` as a float; ``inf`` when missing, NaN or infinite."""
     if not result:
@@ -202,10 +211,7 @@ class Results:
         scope = scope or self.scope
         if scope == "all":
             return trial.best_result or trial.last_result or {}
-        last = trial.last_result or {}
-        if self.metric not in last:  # the final report lacks the metric: its last value counts
-            return trial.extra.get(METRIC_RESULT) or last
-        return last
+        return last_metric_result(trial, self.metric)
 
     def _loss(self, trial: Trial, metric: str, sign: float, scope: str) -> float:
         if trial.status is TrialStatus.ERROR:

@@ -21,7 +21,7 @@ from raysweep import storage as _storage
 from raysweep.callbacks import _logs_reports
 from raysweep.decisions import Decision, Fork, New, Resume, Wait
 from raysweep.errors import MissingMetric, ResumeMismatch, TrialError
-from raysweep.results import METRIC_RESULT, JournalState
+from raysweep.results import JournalState, last_metric_result
 from raysweep.search.base import FINISHED
 from raysweep.trial import Trial, TrialStatus
 
@@ -613,10 +613,7 @@ class Controller:
 
     def _complete_algorithms(self, trial: Trial) -> None:
         self.scheduler.on_trial_complete(trial)
-        final = trial.last_result or {}
-        if self.metric not in final:  # judged by the last result that holds the metric
-            final = trial.extra.get(METRIC_RESULT) or final
-        final = dict(final)
+        final = dict(last_metric_result(trial, self.metric))
         if final:
             final["trial_id"] = trial.trial_id
         self.searcher.observe(trial.trial_id, final, final=True)
