@@ -134,3 +134,31 @@ def test_a_directory_checkpoint_through_a_run(storage, tmp_path):
             assert int(handle.read()) == results.best_trial.iteration
     copy = best.to_directory(tmp_path / "best")
     assert _tree(copy)["shared.bin"] == hashlib.sha256(blob).hexdigest()
+
+
+def test_the_worker_removes_its_copy_of_a_directory_checkpoint_when_the_run_ends(storage,
+                                                                                 tmp_path):
+    """A paused trial resumes from a directory checkpoint: the worker extracts a private
+    copy for the objective, and removes it once that run has ended (no copy per resume left
+    in the temp dir)."""
+    seen = []
+
+    def train(config):
+        restored = rs.get_checkpoint()
+        start = 0
+        if restored is not None:
+            seen.append(restored.path)
+            start = int(open(os.path.join(restored.path, "step")).read())
+        for step in range(start, 6):
+            folder = tmp_path / f"{rs.get_trial_id()}-{step}"
+            folder.mkdir()
+            (folder / "step").write_text(str(step + 1))
+            rs.report({"loss": config["x"] / (step + 1)},
+                      checkpoint=rs.Checkpoint.from_directory(folder))
+
+    results = rs.run(train, {"x": rs.uniform(0, 1)}, num_samples=6, seed=0, verbose=0,
+                     scheduler=rs.schedulers.Hyperband(max_t=6), executor="inline",
+                     storage_path=storage, name="release")
+    assert set(results.dataframe().status) == {"TERMINATED"}
+    assert seen, "no trial was resumed from its checkpoint"
+    assert not [path for path in seen if os.path.exists(path)]

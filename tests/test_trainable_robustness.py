@@ -202,7 +202,10 @@ def test_pbt_clones_a_trainable_on_ray_and_hooks_run_as_documented(storage):
     assert forks, "PBT cloned no trial"
     _consistent(results)  # every clone carried its donor's state
     assert counts.counts["experiment_start"] == counts.counts["experiment_end"] == 1
-    assert counts.counts["result"] == len(results.history())
+    # one call per journaled report (history() drops the reports a fork back to an earlier
+    # iteration superseded, so it may hold fewer rows)
+    reports = [e for e in _journal(results) if e["e"] == "r"]
+    assert counts.counts["result"] == len(reports) >= len(results.history())
     assert counts.counts["start"] >= 4 + len(forks)  # a clone is a start of its own
     assert sorted(counts.completed) == [t.trial_id for t in results.trials]
 

@@ -363,6 +363,8 @@ class _Runtime:
                 except Exception:  # noqa: BLE001
                     pass
             _session._local.session = None
+            if run._checkpoint is not _MISSING:  # its copy of a directory checkpoint
+                _ckpt.release(run._checkpoint)
 
     def _as_metrics(self, returned: Any) -> dict[str, Any]:
         if isinstance(returned, Mapping):
