@@ -19,14 +19,17 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "gp": ("raysweep.search.gp", "GP"),
     "evolution": ("raysweep.search.evolution", "Evolution"),
     "pso": ("raysweep.search.pso", "PSO"),
+    "cmaes": ("raysweep.search.cmaes", "CMAES"),
 }
 # other names users know the same algorithms by
-_ALIASES = {"bayesopt": "gp", "genetic": "evolution", "quasirandom": "sobol"}
+_ALIASES = {"bayesopt": "gp", "genetic": "evolution", "quasirandom": "sobol",
+            "cma-es": "cmaes", "cma": "cmaes"}
 # SciPy optimisers by their own names: search="differential_evolution" is Scipy(that)
 _SCIPY_METHODS = ("differential_evolution", "nelder-mead", "powell", "dual_annealing",
                   "direct", "shgo", "brute")
 _CLASSES = {cls: (mod, cls) for mod, cls in _REGISTRY.values()}
 _CLASSES["Scipy"] = ("raysweep.search.scipy", "Scipy")
+_CLASSES["Optuna"] = ("raysweep.search.optuna", "Optuna")  # wraps any Optuna sampler
 
 __all__ = ["FINISHED", "Searcher", "make_searcher", *sorted(_CLASSES)]
 
