@@ -209,5 +209,6 @@ def test_an_end_to_end_run_and_resume_give_the_configs_of_an_uninterrupted_run(t
     run("split", 5)
     resumed = [t.config for t in run("split", 12, resume=True).trials]
     assert resumed == whole
-    restored = rs.restore(str(tmp_path / "split"), objective, num_samples=14)
+    restored = rs.restore(str(tmp_path / "split"), objective, num_samples=14,
+                          executor="inline", verbose=0)
     assert [t.config for t in restored.trials][:12] == whole and len(restored) == 14
