@@ -198,3 +198,49 @@ def test_a_missing_cmaes_package_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert "pip install 'raysweep[cmaes]'" in out
+
+
+# -- driven by the real controller: several workers, a scheduler, a crash mid-generation ----
+def _curve(config, iteration):
+    """Trials of different lengths, so that results arrive out of order."""
+    duration = 1.0 + 3.0 * abs(config["y"]) / 5.0
+    return duration, {"loss": sphere(config) + 1.0 / iteration}
+
+
+def _simulated_run(path, name, **kwargs):
+    return rs.run(lambda config: None, BOX, search=CMAES(population_size=6), seed=2,
+                  name=name, storage_path=str(path), verbose=0,
+                  executor=rs.Simulated(3, _curve, max_iterations=3), **kwargs)
+
+
+def test_generations_run_in_parallel_under_asha(tmp_path):
+    results = _simulated_run(tmp_path, "asha", num_samples=36, scheduler="asha")
+    frame = results.dataframe()
+    assert len(frame) == 36 and set(frame.status) == {"TERMINATED"}
+    stopped_early = (frame.training_iteration < 3).sum()
+    assert stopped_early > 0  # ASHA stopped some: their last result is what CMA-ES learnt
+    assert frame.loss.iloc[-6:].median() < frame.loss.iloc[:6].median()  # it learns
+
+
+def test_a_driver_that_died_mid_generation_resumes_to_the_same_configs(tmp_path):
+    import json
+    import shutil
+
+    whole = _simulated_run(tmp_path, "whole", num_samples=24)
+    journal = (tmp_path / "whole" / "journal.jsonl").read_text().splitlines()
+    running: set[str] = set()
+    created, cut = 0, 0
+    for line in journal:  # the first moment with 2+ trials in flight, late in the run
+        event = json.loads(line)
+        if event["e"] == "new":
+            running.add(event["id"])
+            created += 1
+        elif event["e"] == "s" and event["s"] in ("TERMINATED", "ERROR"):
+            running.discard(event["id"])
+        if created >= 9 and len(running) >= 2:
+            break
+        cut += 1
+    shutil.copytree(tmp_path / "whole", tmp_path / "cut")
+    (tmp_path / "cut" / "journal.jsonl").write_text("\n".join(journal[: cut + 1]) + "\n")
+    resumed = _simulated_run(tmp_path, "cut", num_samples=24, resume=True)
+    assert [t.config for t in resumed.trials] == [t.config for t in whole.trials]
