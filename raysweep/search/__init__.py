@@ -42,9 +42,10 @@ def __getattr__(name: str) -> Any:
 
 
 def make_searcher(spec: str | Searcher) -> Searcher:
-    """Build a searcher from a name (``"tpe"``; also ``"bayesopt"`` for GP, ``"genetic"``
-    for Evolution, ``"quasirandom"`` for Sobol, and SciPy method names such as
-    ``"differential_evolution"`` for ``Scipy(method)``) or pass an instance through.
+    """Build a searcher from a name (``"tpe"``, ``"cmaes"``; also ``"bayesopt"`` for GP,
+    ``"genetic"`` for Evolution, ``"quasirandom"`` for Sobol, ``"cma-es"`` for CMAES, and
+    SciPy method names such as ``"differential_evolution"`` for ``Scipy(method)``) or pass an
+    instance through. Optuna samplers come in as ``Optuna(sampler)`` instances.
 
     Raises:
         ValueError: an unknown name (the message lists the known ones).
