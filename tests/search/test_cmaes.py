@@ -244,3 +244,21 @@ def test_a_driver_that_died_mid_generation_resumes_to_the_same_configs(tmp_path)
     (tmp_path / "cut" / "journal.jsonl").write_text("\n".join(journal[: cut + 1]) + "\n")
     resumed = _simulated_run(tmp_path, "cut", num_samples=24, resume=True)
     assert [t.config for t in resumed.trials] == [t.config for t in whole.trials]
+
+
+@pytest.mark.ray
+def test_cmaes_and_an_optuna_sampler_on_ray_workers(ray_session, storage):
+    import optuna
+
+    def objective(config):
+        if config["x"] > 4.5:
+            raise RuntimeError("a failing corner")  # failures are part of a generation
+        return {"loss": sphere(config)}
+
+    for name, search in (("cma", "cmaes"),
+                         ("opt", rs.search.Optuna(optuna.samplers.TPESampler(seed=0)))):
+        results = rs.run(objective, BOX, search=search, num_samples=16, seed=0, verbose=0,
+                         storage_path=storage, name=name)
+        frame = results.dataframe()
+        assert len(frame) == 16 and set(frame.status) <= {"TERMINATED", "ERROR"}
+        assert results.best_config is not None
