@@ -118,20 +118,16 @@ class Optuna(Searcher):
         super().setup(space, metric, mode, seed, num_samples)
         optuna = _import_optuna()
         self._params = [_translate(dim) for dim in space.dims]
-        sampler = _copy(self.sampler, threading.Lock)
+        sampler = _copy(self.sampler)
         _seed_unseeded(sampler, self.rng)
         with _quiet(optuna):
             self._study = optuna.create_study(sampler=sampler, direction="minimize")
-        self._study.stop = self._request_stop  # GridSampler stops the study when it is done
-        self._stopped = False
+        self._study.stop = _StopRequest()  # GridSampler stops the study when it is done
         self._trials: dict[str, Any] = {}  # trial_id -> the running optuna Trial
-
-    def _request_stop(self) -> None:
-        self._stopped = True
 
     # -- protocol -------------------------------------------------------------------------
     def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
-        if self._stopped:
+        if self._study.stop.requested:
             return FINISHED
         config = super().suggest(trial_id)
         if isinstance(config, dict) and trial_id not in self._trials:
@@ -202,16 +198,26 @@ class Optuna(Searcher):
     def __deepcopy__(self, memo: dict[int, Any]) -> Optuna:
         new = type(self).__new__(type(self))
         memo[id(self)] = new
-        new.__dict__.update(_copy(self.__dict__, threading.Lock, memo))
+        new.__dict__.update(_copy(self.__dict__, memo=memo))
         return new
 
     def __getstate__(self) -> dict[str, Any]:
-        return _copy(self.__dict__, _NewLock)  # pickles as fresh locks
+        return _copy(self.__dict__, for_pickle=True)  # locks pickle as fresh locks
 
     @property
     def study(self) -> Any:
         """The Optuna study behind the searcher (read it; raysweep drives it)."""
         return self._study
+
+
+class _StopRequest:
+    """Stands for ``Study.stop`` (which works only inside ``optimize``): remembers that the
+    sampler asked for it."""
+
+    requested = False
+
+    def __call__(self) -> None:
+        self.requested = True
 
 
 def _translate(dim: Any) -> _Param:
@@ -295,22 +301,28 @@ def _from_unit(domain: Any, param: _Param, u: float) -> Any:
     return domain.from_unit(u)
 
 
-_LOCKS = (type(threading.Lock()), type(threading.RLock()))
+_LOCK, _RLOCK = type(threading.Lock()), type(threading.RLock())
 
 
 class _NewLock:
-    """Stands for a lock in a pickled sampler: unpickles as a new ``threading.Lock``."""
+    """Stands for a lock in a pickled sampler: unpickles as a new lock of the same kind."""
+
+    def __init__(self, reentrant: bool) -> None:
+        self.reentrant = reentrant
 
     def __reduce__(self) -> tuple[Any, tuple[()]]:
-        return (threading.Lock, ())
+        return (threading.RLock if self.reentrant else threading.Lock, ())
 
 
-def _copy(obj: Any, make_lock: Any, memo: dict[int, Any] | None = None) -> Any:
-    """``copy.deepcopy(obj)`` with every lock inside replaced by ``make_lock()`` (locks
-    cannot be copied or pickled)."""
+def _copy(obj: Any, *, for_pickle: bool = False, memo: dict[int, Any] | None = None) -> Any:
+    """``copy.deepcopy(obj)`` with every lock inside replaced by a new one (locks cannot be
+    copied or pickled); ``for_pickle``: by a stand-in that unpickles as a new lock."""
     memo = {} if memo is None else memo
-    for lock in _find(obj, lambda item: isinstance(item, _LOCKS)):
-        memo.setdefault(id(lock), make_lock())
+    for lock in _find(obj, lambda item: isinstance(item, (_LOCK, _RLOCK))):
+        reentrant = isinstance(lock, _RLOCK)
+        fresh = _NewLock(reentrant) if for_pickle else (
+            threading.RLock() if reentrant else threading.Lock())
+        memo.setdefault(id(lock), fresh)
     return copy.deepcopy(obj, memo)
 
 

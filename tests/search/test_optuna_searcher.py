@@ -212,3 +212,17 @@ def test_an_end_to_end_run_and_resume_give_the_configs_of_an_uninterrupted_run(t
     restored = rs.restore(str(tmp_path / "split"), objective, num_samples=14,
                           executor="inline", verbose=0)
     assert [t.config for t in restored.trials][:12] == whole and len(restored) == 14
+
+
+def test_a_searcher_in_use_copies_and_pickles_with_its_study():
+    searcher = started(optuna.samplers.NSGAIISampler(seed=0, population_size=4),
+                       spec={"x": rs.uniform(0, 1)})
+    drive(searcher, 5)
+    copies = [copy.deepcopy(searcher), pickle.loads(pickle.dumps(searcher))]
+    for other in copies:  # locks came back as locks of the same kind
+        assert type(other.study._storage._lock) is type(searcher.study._storage._lock)
+    assert len({key(s.suggest("5")) for s in [searcher, *copies]}) == 1
+
+
+def key(config):
+    return repr(sorted(config.items()))
