@@ -120,8 +120,8 @@ class CMAES(HistorySearcher):
         # the dims CMA-ES models: numeric and always active
         self._cma_dims = np.array([j for j in range(layout.d) if layout.kinds[j] != "categorical"
                                    and layout.parent[j] is None], dtype=int)
-        independent = [dim.name for j, dim in enumerate(space.dims)
-                       if j not in set(self._cma_dims.tolist())]
+        modelled = set(self._cma_dims.tolist())
+        independent = [dim.name for j, dim in enumerate(space.dims) if j not in modelled]
         if independent:
             warn_once(self, f"CMAES: {sorted(set(independent))} are categorical or conditional "
                             "parameters, which CMA-ES does not model: they are sampled "
