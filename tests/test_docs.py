@@ -8,6 +8,7 @@
   ``docs/**/*.md``, page by page, top to bottom in one namespace per page (a later block may
   use what an earlier one defined, as a reader would), against the session's local Ray, in a
   temporary home directory (experiments land in ``<tmp>/raysweep_results``).
+- ``test_cli_page_commands_run`` runs every ``raysweep ...`` line of ``docs/cli.md``.
 
 A block that cannot run here (it needs a cluster, or it is deliberately partial) is preceded
 by the line ``<!-- no-run -->``. Use it sparingly: ``test_no_run_markers_are_few`` keeps
@@ -124,3 +125,32 @@ def test_code_blocks_run(page, ray_session, tmp_path, monkeypatch):
         except Exception as exc:
             raise AssertionError(f"{page.relative_to(ROOT)}, the python block at line {line} "
                                  f"failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _bash_blocks(text: str) -> list[str]:
+    return [m.group("body") for m in _FENCE.finditer(text)
+            if m.group("info").strip() in ("bash", "sh", "console")]
+
+
+def test_cli_page_commands_run(tmp_path):
+    """Every ``raysweep ...`` line of docs/cli.md runs (exit status 0) on a real experiment
+    named as the page names it (``~/raysweep_results/svc``, metric ``loss``, a parameter C)."""
+    import raysweep as rs
+
+    home = tmp_path / "home"
+    (home / "other_results").mkdir(parents=True)
+    rs.run(lambda config: (config["C"] - 1) ** 2, {"C": rs.loguniform(1e-2, 1e2)},
+           num_samples=4, seed=0, name="svc", storage_path=str(home / "raysweep_results"),
+           executor="inline", verbose=0)
+    lines = [line.split("#", 1)[0].strip()
+             for block in _bash_blocks((DOCS / "cli.md").read_text(encoding="utf-8"))
+             for line in block.splitlines()]
+    commands = [line for line in lines if line.startswith("raysweep ")]
+    assert len(commands) >= 8, commands
+    env = dict(os.environ, HOME=str(home), PYTHONPATH=str(ROOT), MPLBACKEND="Agg")
+    for command in commands:
+        argv = [os.path.expanduser(word).replace(os.path.expanduser("~"), str(home))
+                for word in command.split()[1:]]
+        proc = subprocess.run([sys.executable, "-m", "raysweep", *argv], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, f"docs/cli.md: {command!r} failed:\n{proc.stderr[-2000:]}"
