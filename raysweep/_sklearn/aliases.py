@@ -11,6 +11,7 @@ from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from raysweep._sklearn.search import SearchCV
 
@@ -31,6 +32,7 @@ class _Fixed(SearchCV):
     callbacks = None
     max_iterations = None
     executor = "ray"
+    _sklearn_output = True
 
     @property
     def max_concurrent(self) -> int | None:
@@ -78,6 +80,9 @@ class GridSearchCV(_Fixed):
     def param_space(self) -> Any:
         return self.param_grid
 
+    def _check_space(self) -> None:
+        ParameterGrid(self.param_grid)  # scikit-learn's own errors, types and messages
+
 
 class RandomizedSearchCV(_Fixed):
     """``sklearn.model_selection.RandomizedSearchCV`` on raysweep (same arguments, same
@@ -118,6 +123,9 @@ class RandomizedSearchCV(_Fixed):
     @property
     def param_space(self) -> Any:
         return self.param_distributions
+
+    def _check_space(self) -> None:
+        ParameterSampler(self.param_distributions, self.n_iter)  # scikit-learn's errors
 
     @property
     def n_trials(self) -> int:
