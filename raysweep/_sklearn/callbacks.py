@@ -54,6 +54,11 @@ class SklearnCallbacks:
         self._root = self.search._init_callback_context(max_subtasks=1 + refit)
         self._root.call_on_fit_task_begin(estimator=self.search, **self._fit_args)
 
+    @property
+    def root(self) -> Any:
+        """The root (``fit``) context, for a ``_run_search`` that makes its own subtasks."""
+        return self._root
+
     def search_begin(self, n_candidates: int, n_splits: int) -> list[Any] | None:
         """The ``search`` task's begin; the leaf contexts, candidate-major (None: no
         callbacks, nothing to send to the workers)."""

@@ -231,7 +231,7 @@ class SearchCV(BaseSearchCV):
         params = dict(fit_params) if groups is None else {**fit_params, "groups": groups}
         params = _check_method_params(X, params=params)
         routed = self._get_routed_params_for_fit(params)
-        callbacks.begin(X, y, params.get("sample_weight"), refit=bool(self.refit))
+        callbacks.begin(X, y, params.get("sample_weight"), refit=self.refit is not False)
         if callbacks.active and scheduler is not None:
             raise ValueError("set_callbacks: scikit-learn's callbacks are called per fit of a "
                              "candidate on a split; an early-stopping scheduler trains step by "
