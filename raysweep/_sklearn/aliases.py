@@ -3,6 +3,9 @@ changing the import is the whole migration. Both are ``SearchCV`` with fixed set
 grid searches every point once, the randomized one draws ``n_iter`` candidates; ``n_jobs``
 caps the candidates evaluated at once (None or negative: every CPU of the Ray cluster) and
 ``pre_dispatch`` is accepted and ignored (raysweep dispatches one candidate per free worker).
+Through these names the rest is scikit-learn's too: the errors of an ill-formed grid, the
+``verbose`` levels and lines, the callback hooks, and no fitted attribute of raysweep's own
+(``SearchCV`` has ``results_``).
 """
 
 from __future__ import annotations

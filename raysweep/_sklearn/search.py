@@ -110,10 +110,17 @@ class SearchCV(BaseSearchCV):
             ``candidate`` is a dict with ``trial_id``, ``params``, ``status``, the metric
             (``mean_test_score``), per-split ``test_scores``, ``fit_time``,
             ``training_iteration`` and ``error``. An exception in a callback stops the fit.
+            scikit-learn's own callbacks (``set_callbacks``, scikit-learn >= 1.9) are called
+            as ``GridSearchCV`` calls them (with ``scheduler=None``).
         max_iterations: Steps per candidate under an early-stopping scheduler (default: the
             scheduler's ``max_t``, else 10).
         executor: ``"ray"`` (default) or ``"inline"`` (one candidate at a time in this
             process; for debugging).
+
+    What the fits print and warn on the workers is printed and re-issued (same warning
+    category) in the caller's process as each candidate finishes. Fits and scorers run on
+    copies in the workers' processes: side effects on the caller's objects (a list a scorer
+    appends to, a registry, a ``RandomState`` it draws from) do not happen in the caller.
 
     Attributes:
         cv_results_: A dict of arrays, one entry per candidate (``pd.DataFrame`` ready). With
