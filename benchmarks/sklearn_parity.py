@@ -10,7 +10,10 @@ on the bundled digits dataset, evaluated by
 timed in rounds (each search once per round, in turn) and reported as the best round, so that
 a change in the machine's load affects all of them alike;
 * SearchCV(search="tpe", n_trials=16) over the same grid, for several seeds: how close its
-  best CV score comes to the full grid's best.
+  best CV score comes to the full grid's best;
+* successive halving over the same grid: raysweep.sklearn.HalvingGridSearchCV against
+  scikit-learn's HalvingGridSearchCV(n_jobs=2) (same factor, cv and random_state; the run
+  asserts that both keep the same candidates at every iteration).
 
 Also checks that SearchCV's cv_results_ equal GridSearchCV's (mean test scores to 1e-12).
 
@@ -20,6 +23,7 @@ starts Ray with RAY_worker_niceness=0 unless --ray-niceness says otherwise.
 
     python benchmarks/sklearn_parity.py            # full: 48 configurations, best of 3 rounds
     python benchmarks/sklearn_parity.py --quick    # 12 smaller configurations, one run
+    python benchmarks/sklearn_parity.py --halving-only   # only the successive-halving rows
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ import numpy as np  # noqa: E402
 import ray  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.ensemble import RandomForestClassifier  # noqa: E402
+from sklearn.experimental import enable_halving_search_cv  # noqa: E402, F401
 from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.model_selection import HalvingGridSearchCV as SklearnHalving  # noqa: E402
 
-from raysweep.sklearn import SearchCV  # noqa: E402
+from raysweep.sklearn import HalvingGridSearchCV, SearchCV  # noqa: E402
 
 FULL_GRID = {"n_estimators": [10, 20, 50, 100, 150, 200],
              "max_depth": [2, 3, 4, 6, 8, 12, 16, None]}
@@ -75,6 +81,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=None, help="TPE seeds (default 5; 2 quick)")
     parser.add_argument("--ray-niceness", type=int, default=0,
                         help="niceness of Ray's worker processes (Ray's own default is 15)")
+    parser.add_argument("--halving-only", action="store_true",
+                        help="only successive halving against scikit-learn's")
     args = parser.parse_args()
     grid = QUICK_GRID if args.quick else FULL_GRID
     rounds = 1 if args.quick else 3
@@ -96,6 +104,12 @@ def main() -> None:
 
     def start_workers():  # idle workers are released after 30 s; a tiny fit brings them back
         SearchCV(forest, {"n_estimators": [1, 2]}, search="grid", cv=2).fit(X[:200], y[:200])
+
+    if args.halving_only:
+        start_workers()
+        halving(forest, grid, X, y, rounds, start_workers)
+        ray.shutdown()
+        return
 
     t_cold, first = timed(ours)  # starts the two worker processes
     best = interleaved(rounds, {
@@ -137,7 +151,29 @@ def main() -> None:
     within = sum(row[2] <= 1.0 for row in tpe_rows)
     print(f"\nTPE within 1% of the grid's best: {within}/{seeds} seeds; worst gap "
           f"{max(row[2] for row in tpe_rows):.2f}%")
+    halving(forest, grid, X, y, rounds, start_workers)
     ray.shutdown()
+
+
+def halving(forest, grid, X, y, rounds, start_workers) -> None:
+    """Successive halving, scikit-learn's on 2 joblib processes against ours on Ray."""
+    args = dict(factor=3, cv=4, random_state=0)
+    best = interleaved(rounds, {
+        "sk": lambda: SklearnHalving(forest, grid, n_jobs=2, **args).fit(X, y),
+        "ours": (start_workers, lambda: HalvingGridSearchCV(forest, grid, **args).fit(X, y))})
+    (t_sk, sk), (t_ours, ours) = best["sk"], best["ours"]
+    for key in ("params", "iter", "n_resources"):
+        assert list(ours.cv_results_[key]) == list(sk.cv_results_[key]), key
+    assert ours.n_candidates_ == sk.n_candidates_ and ours.best_params_ == sk.best_params_
+    gap = float(np.nanmax(np.abs(ours.cv_results_["mean_test_score"]
+                                 - sk.cv_results_["mean_test_score"])))
+    rows = [["HalvingGridSearchCV(n_jobs=2) (scikit-learn)", t_sk, 1.0],
+            ["raysweep.sklearn.HalvingGridSearchCV, 2 CPUs, warm", t_ours, t_ours / t_sk]]
+    print(table(f"Successive halving, factor 3: candidates per iteration {sk.n_candidates_}, "
+                f"samples {sk.n_resources_}", ["search", "seconds", "x scikit-learn"], rows))
+    print(f"\nhalving parity: same candidates kept at every iteration and same best_params_ "
+          f"({ours.best_params_}); max |mean_test_score difference| = {gap:.1e}; "
+          f"ratio ours/scikit-learn = {t_ours / t_sk:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """scikit-learn integration: ``SearchCV``, a drop-in for ``GridSearchCV`` and
 ``RandomizedSearchCV`` that evaluates candidates in parallel on raysweep, and thin
-``GridSearchCV``/``RandomizedSearchCV`` with scikit-learn's exact signatures.
+``GridSearchCV``/``RandomizedSearchCV`` with scikit-learn's exact signatures, and
+scikit-learn's successive halving (``HalvingGridSearchCV``, ``HalvingRandomSearchCV``) with
+each iteration's candidates in parallel on Ray.
 
 Example:
     >>> from sklearn.svm import SVC
@@ -14,6 +16,8 @@ Example:
 from __future__ import annotations
 
 from raysweep._sklearn.aliases import GridSearchCV, RandomizedSearchCV
+from raysweep._sklearn.halving import HalvingGridSearchCV, HalvingRandomSearchCV
 from raysweep._sklearn.search import SearchCV
 
-__all__ = ["GridSearchCV", "RandomizedSearchCV", "SearchCV"]
+__all__ = ["GridSearchCV", "HalvingGridSearchCV", "HalvingRandomSearchCV",
+           "RandomizedSearchCV", "SearchCV"]

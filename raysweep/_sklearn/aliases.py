@@ -3,6 +3,9 @@ changing the import is the whole migration. Both are ``SearchCV`` with fixed set
 grid searches every point once, the randomized one draws ``n_iter`` candidates; ``n_jobs``
 caps the candidates evaluated at once (None or negative: every CPU of the Ray cluster) and
 ``pre_dispatch`` is accepted and ignored (raysweep dispatches one candidate per free worker).
+Through these names the rest is scikit-learn's too: the errors of an ill-formed grid, the
+``verbose`` levels and lines, the callback hooks, and no fitted attribute of raysweep's own
+(``SearchCV`` has ``results_``).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from numbers import Integral
 from typing import Any, ClassVar
 
 import numpy as np
+from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from raysweep._sklearn.search import SearchCV
 
@@ -31,6 +35,7 @@ class _Fixed(SearchCV):
     callbacks = None
     max_iterations = None
     executor = "ray"
+    _sklearn_output = True
 
     @property
     def max_concurrent(self) -> int | None:
@@ -78,6 +83,9 @@ class GridSearchCV(_Fixed):
     def param_space(self) -> Any:
         return self.param_grid
 
+    def _check_space(self) -> None:
+        ParameterGrid(self.param_grid)  # scikit-learn's own errors, types and messages
+
 
 class RandomizedSearchCV(_Fixed):
     """``sklearn.model_selection.RandomizedSearchCV`` on raysweep (same arguments, same
@@ -118,6 +126,9 @@ class RandomizedSearchCV(_Fixed):
     @property
     def param_space(self) -> Any:
         return self.param_distributions
+
+    def _check_space(self) -> None:
+        ParameterSampler(self.param_distributions, self.n_iter)  # scikit-learn's errors
 
     @property
     def n_trials(self) -> int:

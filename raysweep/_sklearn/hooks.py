@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from raysweep._sklearn.echo import WORKER_OUTPUT, replay
 from raysweep._sklearn.objective import RAISED_TEXT, reraise
 from raysweep.callbacks import Callback
 from raysweep.errors import TrialError
@@ -40,6 +41,7 @@ class CandidateHooks(Callback):
         self._start = self._last_line = time.monotonic()
 
     def on_trial_result(self, trial: Trial, result: dict[str, Any]) -> None:
+        replay(result.get(WORKER_OUTPUT))  # the fits' stdout and warnings, in this process
         if RAISED_TEXT in result:
             reraise(result, trial.trial_id)
 

@@ -31,8 +31,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.metaestimators import _safe_split
 from sklearn.utils.validation import _check_method_params
 
+from raysweep._sklearn.echo import WORKER_OUTPUT, Capture
 from raysweep.errors import TrialError
-from raysweep.session import get_checkpoint, report
+from raysweep.session import get_checkpoint, get_trial_id, report
 
 #: Result keys that carry an exception to re-raise in the driver (``error_score="raise"``).
 RAISED, RAISED_TEXT = "raised_exception", "raised_traceback"
@@ -81,9 +82,8 @@ def growth_schedule(target: Any, steps: int, name: str) -> list[int]:
 
 
 def _call_fit_and_score(**kwargs: Any) -> dict[str, Any]:
-    if "score_params" not in _FIT_AND_SCORE_ARGS:  # scikit-learn < 1.4
-        kwargs.pop("score_params", None)
-    return _fit_and_score(**kwargs)
+    # arguments this scikit-learn's _fit_and_score lacks (score_params < 1.4, callbacks < 1.9)
+    return _fit_and_score(**{k: v for k, v in kwargs.items() if k in _FIT_AND_SCORE_ARGS})
 
 
 def _number(value: Any) -> Any:
@@ -124,10 +124,20 @@ def reraise(result: dict[str, Any], trial_id: str) -> None:
 
 
 class _CVBase:
-    """What both objectives share: the data handle and how results are packed."""
+    """What both objectives share: the data handle and how results are packed.
+
+    What the fits print and warn is captured on the worker and travels in each result
+    (``echo``). ``verbose`` is passed to ``_fit_and_score`` (its ``[CV i/k] END ...`` lines);
+    ``n_candidates`` and ``callback_contexts`` (one scikit-learn callback context per
+    candidate and split, made in the driver) are for a search whose trials are its
+    candidates in order (trial ``i`` is candidate ``i``).
+    """
 
     def __init__(self, data: Any, estimator: Any, codec: Any, scorer: Any, *, metric: str,
-                 guide: str | None, return_train_score: bool, error_score: Any) -> None:
+                 guide: str | None, return_train_score: bool, error_score: Any,
+                 verbose: int = 0, n_candidates: int | None = None,
+                 callback_contexts: list[Any] | None = None, caller: Any = None,
+                 warning_filters: list[tuple] | None = None) -> None:
         self.data = data
         self.estimator = estimator
         self.codec = codec
@@ -139,10 +149,32 @@ class _CVBase:
         # scikit-learn's global configuration (set_config / config_context: transform_output,
         # metadata routing, ...) is thread-local: trials run elsewhere, so it travels along
         self.sklearn_config = get_config()
+        self.verbose = verbose
+        self.n_candidates = n_candidates
+        self.callback_contexts = callback_contexts
+        self.caller = caller
+        self.warning_filters = warning_filters
+        self._capture: Capture | None = None
 
     def __call__(self, config: dict[str, Any]) -> Any:
-        with config_context(**self.sklearn_config):
-            return self.evaluate(config)
+        with config_context(**self.sklearn_config), Capture(self.warning_filters) as capture:
+            self._capture = capture
+            try:
+                return self.evaluate(config)
+            finally:
+                self._capture = None
+
+    def _progress(self, split: int, n_splits: int) -> dict[str, Any]:
+        """``_fit_and_score``'s progress and callback arguments for one split."""
+        kwargs: dict[str, Any] = {"split_progress": (split, n_splits)}
+        if self.n_candidates is not None or self.callback_contexts is not None:
+            index = int(get_trial_id())
+            if self.n_candidates is not None:
+                kwargs["candidate_progress"] = (index, self.n_candidates)
+            if self.callback_contexts is not None:
+                kwargs["callback_ctx"] = self.callback_contexts[index * n_splits + split]
+                kwargs["caller"] = self.caller
+        return kwargs
 
     def evaluate(self, config: dict[str, Any]) -> Any:
         """Evaluate one candidate (under the driver's scikit-learn configuration)."""
@@ -173,6 +205,9 @@ class _CVBase:
         errors = [o.get("fit_error") for o in outs]
         if any(errors):
             result["fit_error"] = errors
+        output = self._capture.drain() if self._capture is not None else None
+        if output:
+            result[WORKER_OUTPUT] = output
         return result
 
 
@@ -187,14 +222,15 @@ class CrossValidate(_CVBase):
         except Exception as exc:
             return raised(exc, self.metric)
         outs = []
-        for train, test in splits:
+        for k, (train, test) in enumerate(splits):
             try:
                 outs.append(_call_fit_and_score(
                     estimator=clone(self.estimator), X=X, y=y, scorer=self.scorer,
-                    train=train, test=test, verbose=0, parameters=params,
+                    train=train, test=test, verbose=self.verbose, parameters=params,
                     fit_params=fit_params, score_params=score_params,
                     return_train_score=self.return_train_score, return_n_test_samples=True,
-                    return_times=True, error_score=self.error_score))
+                    return_times=True, error_score=self.error_score,
+                    **self._progress(k, len(splits))))
             except Exception as exc:
                 if self.error_score == "raise":
                     return raised(exc, self.metric)

@@ -22,7 +22,9 @@ from sklearn.utils import indexable
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _check_method_params
 
+from raysweep._sklearn.callbacks import SklearnCallbacks
 from raysweep._sklearn.data import LocalData, RayData, ship_code_by_value
+from raysweep._sklearn.echo import driver_filters
 from raysweep._sklearn.hooks import CandidateHooks
 from raysweep._sklearn.objective import (
     RAISED_TEXT,
@@ -108,10 +110,17 @@ class SearchCV(BaseSearchCV):
             ``candidate`` is a dict with ``trial_id``, ``params``, ``status``, the metric
             (``mean_test_score``), per-split ``test_scores``, ``fit_time``,
             ``training_iteration`` and ``error``. An exception in a callback stops the fit.
+            scikit-learn's own callbacks (``set_callbacks``, scikit-learn >= 1.9) are called
+            as ``GridSearchCV`` calls them (with ``scheduler=None``).
         max_iterations: Steps per candidate under an early-stopping scheduler (default: the
             scheduler's ``max_t``, else 10).
         executor: ``"ray"`` (default) or ``"inline"`` (one candidate at a time in this
             process; for debugging).
+
+    What the fits print and warn on the workers is printed and re-issued (same warning
+    category) in the caller's process as each candidate finishes. Fits and scorers run on
+    copies in the workers' processes: side effects on the caller's objects (a list a scorer
+    appends to, a registry, a ``RandomState`` it draws from) do not happen in the caller.
 
     Attributes:
         cv_results_: A dict of arrays, one entry per candidate (``pd.DataFrame`` ready). With
@@ -158,6 +167,8 @@ class SearchCV(BaseSearchCV):
     }
     #: What the budget of candidates is called in messages (``n_iter`` in the alias).
     _budget_name: ClassVar[str] = "n_trials"
+    #: scikit-learn's verbose levels and formats, and no ``results_`` (the aliases).
+    _sklearn_output: ClassVar[bool] = False
 
     def __init__(self, estimator: Any, param_space: Any, *, search: Any = "random",
                  n_trials: int = 10, scheduler: Any = None, scoring: Any = None, cv: Any = None,
@@ -204,6 +215,16 @@ class SearchCV(BaseSearchCV):
             self
         """
         self._validate_params()
+        self._check_space()
+        callbacks = SklearnCallbacks(self)
+        with callbacks.managed():
+            return self._fit(X, y, groups, fit_params, callbacks)
+
+    def _check_space(self) -> None:
+        """Errors of an ill-formed ``param_space`` (the aliases raise scikit-learn's)."""
+
+    def _fit(self, X: Any, y: Any, groups: Any, fit_params: dict[str, Any],
+             callbacks: SklearnCallbacks) -> SearchCV:
         if self.resume and self.name is None:
             raise ValueError("resume=True needs the name= of the experiment to continue "
                              "(and its storage_path, if it was given)")
@@ -215,7 +236,13 @@ class SearchCV(BaseSearchCV):
         metric = f"mean_test_{guide}" if names else "mean_test_score"
         X, y = indexable(X, y)
         params = dict(fit_params) if groups is None else {**fit_params, "groups": groups}
-        routed = self._get_routed_params_for_fit(_check_method_params(X, params=params))
+        params = _check_method_params(X, params=params)
+        routed = self._get_routed_params_for_fit(params)
+        callbacks.begin(X, y, params.get("sample_weight"), refit=self.refit is not False)
+        if callbacks.active and scheduler is not None:
+            raise ValueError("set_callbacks: scikit-learn's callbacks are called per fit of a "
+                             "candidate on a split; an early-stopping scheduler trains step by "
+                             "step instead, so use scheduler=None with callbacks")
         splits = self._splits(X, y, routed.splitter.split)
         base_estimator = clone(self.estimator)
         if scheduler is not None and incremental_strategy(base_estimator) is None:
@@ -228,14 +255,21 @@ class SearchCV(BaseSearchCV):
                            self.random_state, self._budget_name)
         check_parameter_names(base_estimator, self.param_space)
         if self.verbose > 0:
-            print(f"[SearchCV] Fitting {self.n_splits_} folds for each of {plan.candidates} "
+            prefix = "" if self._sklearn_output else "[SearchCV] "
+            print(f"{prefix}Fitting {self.n_splits_} folds for each of {plan.candidates} "
                   f"candidates, totalling {plan.candidates * self.n_splits_} fits", flush=True)
+        contexts = callbacks.search_begin(plan.candidates, self.n_splits_)
 
         handle = self._share((X, y, splits, routed.estimator.fit, routed.scorer.score))
         common = {"metric": metric, "guide": guide, "error_score": self.error_score,
-                  "return_train_score": self.return_train_score}
+                  "return_train_score": self.return_train_score,
+                  "warning_filters": driver_filters()}
         if scheduler is None:
-            objective: Any = CrossValidate(handle, base_estimator, plan.codec, scorers, **common)
+            objective: Any = CrossValidate(
+                handle, base_estimator, plan.codec, scorers, **common,
+                verbose=self.verbose if self._sklearn_output else 0,
+                n_candidates=plan.candidates if self._sklearn_output else None,
+                callback_contexts=contexts, caller=self if contexts else None)
         else:
             classes = np.unique(y) if is_classifier(base_estimator) and y is not None else None
             objective = IncrementalCrossValidate(
@@ -243,7 +277,8 @@ class SearchCV(BaseSearchCV):
                 classes=classes, **common,
                 checkpoint=bool(scheduler.pauses or scheduler.needs_checkpoints or self.name))
         hooks = CandidateHooks(codec=plan.codec, metric=metric, total=plan.candidates,
-                               verbose=self.verbose, callables=callables,
+                               verbose=0 if self._sklearn_output else self.verbose,
+                               callables=callables,
                                raise_errors=self.error_score == "raise")
         try:
             experiment = self._run(objective, plan, metric, scheduler,
@@ -253,21 +288,28 @@ class SearchCV(BaseSearchCV):
 
         trials = sorted(experiment.trials, key=lambda t: t.trial_id)
         results = self._cv_results(trials, plan.codec, with_iterations=scheduler is not None)
+        callbacks.search_end()
         self._select_best(results, refit_metric)
         if self.refit:
             best = clone(base_estimator).set_params(**clone(self.best_params_, safe=False))
-            start = time.time()
-            fit_with_budget(best, X, y, routed.estimator.fit,
-                            incremental_strategy(best) if scheduler is not None else None,
-                            trials[self.best_index_].iteration, steps)
-            self.refit_time_ = time.time() - start
+            with callbacks.refit(best):
+                start = time.time()
+                fit_with_budget(best, X, y, routed.estimator.fit,
+                                incremental_strategy(best) if scheduler is not None else None,
+                                trials[self.best_index_].iteration, steps)
+                self.refit_time_ = time.time() - start
             self.best_estimator_ = best
             if hasattr(best, "feature_names_in_"):
                 self.feature_names_in_ = best.feature_names_in_
         self.scorer_ = getattr(scorers, "_scorers", scorers) if names else scorers
         self.cv_results_ = results
-        self.results_ = experiment
+        if self._sklearn_output:
+            self._raysweep_results = experiment  # scikit-learn's attributes only
+        else:
+            self.results_ = experiment
+        callbacks.end()
         return self
+
 
     # ---------------------------------------------------------------------- helpers
     def _scorers(self) -> tuple[Any, Any]:
