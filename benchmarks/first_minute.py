@@ -17,6 +17,7 @@ the CPU workload, threads, so the GIL serialises pure-Python work) and Ray Tune'
     python benchmarks/first_minute.py                 # everything, once
     python benchmarks/first_minute.py --repeat 3      # median of 3 of each
     python benchmarks/first_minute.py --only raysweep,optuna --work trivial
+    python benchmarks/first_minute.py --baseline /path/to/older/checkout   # measure a change
 
 Sides are measured one after the other in the same run, on whatever load the machine has:
 compare the sides of one run, not figures taken on different days.
@@ -115,8 +116,12 @@ def child(side: str, work: str, storage: str) -> dict:
 def measure(side: str, work: str, env: dict[str, str]) -> dict:
     """Spawn a fresh process for ``side``; time it from spawn to exit."""
     storage = tempfile.mkdtemp(prefix="first_minute_")
-    command = [sys.executable, os.path.abspath(__file__), "--child", side, "--work", work,
-               "--storage", storage]
+    child_side = side
+    if side == "raysweep-baseline":
+        child_side = "raysweep"
+        env = dict(env, PYTHONPATH=env["FIRST_MINUTE_BASELINE"])
+    command = [sys.executable, os.path.abspath(__file__), "--child", child_side, "--work",
+               work, "--storage", storage]
     spawned = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                env=env, text=True, bufsize=1)
@@ -145,6 +150,9 @@ def main() -> None:
                         help=f"comma-separated sides (default all: {', '.join(SIDES)})")
     parser.add_argument("--work", choices=("trivial", "cpu", "both"), default="both")
     parser.add_argument("--repeat", type=int, default=1, help="runs of each (median shown)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="also run raysweep from this source tree (e.g. a checkout of an "
+                        "earlier commit), as side 'raysweep-baseline', to measure a change")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--storage", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -153,7 +161,10 @@ def main() -> None:
         print(MARK + json.dumps(timings), flush=True)
         return
     sides = [s.strip() for s in args.only.split(",") if s.strip()]
-    unknown = set(sides) - set(SIDES)
+    if args.baseline:
+        sides.insert(sides.index("raysweep") + 1 if "raysweep" in sides else 0,
+                     "raysweep-baseline")
+    unknown = set(sides) - set(SIDES) - {"raysweep-baseline"}
     if unknown:
         parser.error(f"--only: unknown sides {sorted(unknown)}; choose from {', '.join(SIDES)}")
     works = ("trivial", "cpu") if args.work == "both" else (args.work,)
@@ -161,9 +172,11 @@ def main() -> None:
     env["PYTHONPATH"] = os.pathsep.join(
         [os.path.dirname(HERE)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
     env.pop("RAY_ADDRESS", None)  # a laptop with no cluster
+    if args.baseline:
+        env["FIRST_MINUTE_BASELINE"] = os.path.abspath(args.baseline)
     print(f"# first minute: fresh processes, {N_TRIALS} trials, {os.cpu_count()} CPUs on this "
           f"machine, load average {os.getloadavg()[0]:.1f} at start, "
-          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", flush=True)
     for work in works:
         rows = []
         for side in sides:
@@ -199,6 +212,7 @@ def main() -> None:
         print("\nfirst line each printed:")
         for row in rows:
             print(f"  {row['side']}: {row['first_line']!r}")
+        sys.stdout.flush()
 
 
 if __name__ == "__main__":
