@@ -10,6 +10,7 @@ never cut off. What lies beyond is drawn at the edge of the axis and counted in 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,10 +113,14 @@ def axis_ticks(low: float, high: float, log: bool, count: int = 5) -> list[float
 
 def readable_log_axis(axis: object, low: float, high: float, fmt: object) -> None:
     """Plain numbers (``0.3``, ``2``, ``1e+05``) on a log axis, with 1-2-5 ticks when it spans
-    less than three decades (matplotlib would label only the powers of ten)."""
+    less than three decades, 1-2-3-5 below one and a half (matplotlib would label only the
+    powers of ten)."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: PLC0415
 
-    if high > 0 and low > 0 and np.log10(high / low) < 3:
+    decades = np.log10(high / low) if high > 0 and low > 0 else math.inf
+    if decades < 1.5:  # about a decade: 1-2-3-5 so that the crowded low end has a label
+        axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 3.0, 5.0)))
+    elif decades < 3:
         axis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(FuncFormatter(lambda value, _: fmt(value)))
     axis.set_minor_formatter(NullFormatter())
