@@ -172,6 +172,8 @@ def _make_executor(executor: Any, resources, max_concurrent, address,
     if isinstance(executor, Executor):
         return executor
     if executor == "ray":
+        if verbose >= 1 and "ray" not in sys.modules:  # importing Ray alone takes seconds
+            print("[raysweep] loading Ray ...", file=sys.stderr, flush=True)
         from raysweep.execution.ray_executor import RayExecutor  # noqa: PLC0415
 
         return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address,

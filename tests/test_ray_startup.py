@@ -43,10 +43,11 @@ def test_a_local_sweep_announces_ray_and_listens_on_loopback_only(tmp_path):
     result = json.loads(next(line for line in done.stdout.splitlines()
                              if line.startswith("RESULT "))[len("RESULT "):])
     assert result["trials"] == 4
-    # the first thing on screen says what is happening, before Ray's seconds of start-up
-    first = next(line for line in done.stderr.splitlines() if line.strip())
-    assert first.startswith("[raysweep] starting Ray: ") and "CPU" in first, done.stderr
-    assert "[raysweep] Ray is up (" in done.stderr
+    # the first things on screen say what is happening, before Ray's seconds of start-up
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines[0] == "[raysweep] loading Ray ...", done.stderr
+    assert lines[1].startswith("[raysweep] starting Ray: ") and "CPU" in lines[1], done.stderr
+    assert lines[2].startswith("[raysweep] Ray is up ("), done.stderr
     assert "Token authentication is enabled" not in done.stderr + done.stdout
     # the GCS, the raylet and the workers: all on loopback
     names = {name for name, _, _ in result["listening"]}
