@@ -50,14 +50,17 @@ def trials_frame(results: Any, *, flatten: bool = True, include_history: bool = 
         scope: ``"last"`` or ``"all"`` (default: the experiment's scope).
 
     Returns:
-        A DataFrame whose first columns are ``trial_id`` and ``status``.
+        A DataFrame whose first columns are ``trial_id`` and ``status``. A failed trial's
+        error message is in ``error``; when a trial reported a value named ``error`` (say, a
+        metric), that column holds the reported values and the messages are in
+        ``trial_error`` instead, for every row.
     """
     if scope not in (None, "last", "all"):
         raise ValueError(f"scope must be 'last' or 'all', got {scope!r}")
     if include_history:
         return _history_frame(results, flatten=flatten)
     metric = results.metric
-    rows = []
+    rows, messages = [], []
     for trial in results.trials:
         row: dict[str, Any] = {"trial_id": trial.trial_id, "status": trial.status.value}
         result = results._representative(trial, scope)  # noqa: SLF001 - same rule as best_*
@@ -75,13 +78,18 @@ def trials_frame(results: Any, *, flatten: bool = True, include_history: bool = 
                 row[f"config/{key}"] = value
         else:
             row["config"] = trial.config
-        error_column = "error" if "error" not in result else "trial_error"
-        row[error_column] = _first_line(trial.error) if trial.error else None
+        messages.append(_first_line(trial.error) if trial.error else None)
         if trial.parent_id is not None:
             row["parent_id"] = trial.parent_id
         if trial.node_id is not None:
             row["node_id"] = trial.node_id
         rows.append(row)
+    # A trial's error message is the column ``error``, unless some trial reported a value named
+    # ``error`` (a metric): that keeps its name and the messages go to ``trial_error``, for
+    # every row, so one column never mixes metric values with messages.
+    error_column = "trial_error" if any("error" in row for row in rows) else "error"
+    for row, message in zip(rows, messages):
+        row[error_column] = message
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["trial_id", "status", metric, "training_iteration",

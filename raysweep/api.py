@@ -167,13 +167,17 @@ def _check_storage_path(root: str) -> None:
         raise ValueError(f"storage_path must be a directory, got {root!r}, which is a file")
 
 
-def _make_executor(executor: Any, resources, max_concurrent, address) -> Executor:
+def _make_executor(executor: Any, resources, max_concurrent, address,
+                   verbose: int = 1) -> Executor:
     if isinstance(executor, Executor):
         return executor
     if executor == "ray":
+        if verbose >= 1 and "ray" not in sys.modules:  # importing Ray alone takes seconds
+            print("[raysweep] loading Ray ...", file=sys.stderr, flush=True)
         from raysweep.execution.ray_executor import RayExecutor  # noqa: PLC0415
 
-        return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address)
+        return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address,
+                           verbose=verbose)
     if executor == "inline":
         return InlineExecutor()
     raise ValueError(f"executor must be 'ray', 'inline' or an Executor instance, got "
@@ -384,7 +388,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     for config, result in priors:
         searcher_obj.add_evaluated(config, result)
     scheduler_obj.setup(metric, mode, scheduler_seed)
-    executor_obj = _make_executor(executor, resources, max_concurrent, address)
+    executor_obj = _make_executor(executor, resources, max_concurrent, address, verbose)
 
     directory.lock()
     never_ran = False

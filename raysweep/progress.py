@@ -4,10 +4,15 @@
 controller relies on: ``update(controller)`` (called once per driver-loop iteration, cheap when
 nothing is due) and ``close()`` (draws the final state and releases the terminal).
 
-What is shown: trials by status, a progress bar with ETA (towards ``num_samples``, or the time
-budget), the best result so far with its config, the last few errors and how many workers are
-busy. ``verbose=0`` shows nothing, ``1`` the panel (or lines), ``2`` also one line per finished
-trial. ``RAYSWEEP_PROGRESS=plain|live|off`` overrides the automatic choice.
+What is shown: trials by status (a trial the driver has handed to a worker that is still busy
+with an earlier one is *queued*, not running), a progress bar towards ``num_samples`` (a grid
+sweep's size, or the time budget), the best result so far with its config, the last few errors
+and how many workers are busy. The ETA appears only once it means something: after a full wave
+of trials (at least ``max(3, workers)``) has finished in this session, measured from the moment
+the first trial ran (so Ray's start-up does not inflate it); a time budget's remaining time is
+always shown as the bound it is. ``verbose=0`` shows nothing, ``1`` the panel (or lines),
+``2`` also one line per finished trial. ``RAYSWEEP_PROGRESS=plain|live|off`` overrides the
+automatic choice.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ if TYPE_CHECKING:
 
 _MAX_CONFIG_CHARS = 160
 _MAX_ERRORS = 3
+_ETA_MIN_DONE = 3  # trials finished in this session before an ETA is shown
 
 
 # ------------------------------------------------------------------------------- snapshot
@@ -51,6 +57,7 @@ class Snapshot:
     errors: list[tuple[str, str]] = field(default_factory=list)
     running: int = 0
     slots: int | None = None
+    queued: int = 0
     finished_now: list[Trial] = field(default_factory=list)
 
 
@@ -80,6 +87,7 @@ class _Tracker:
         self._best: tuple[float, Trial] | None = None
         self._errors: deque[tuple[str, str]] = deque(maxlen=_MAX_ERRORS)
         self._done_before: int | None = None  # finished in earlier sessions (resume)
+        self._first_run_at: float | None = None  # elapsed time when a trial first ran
 
     def _loss(self, trial: Trial) -> float:
         if trial.status is TrialStatus.ERROR:
@@ -139,7 +147,14 @@ class _Tracker:
 
         self._elapsed = elapsed
 
-    def scan(self, trials: dict[str, Trial], slots: int | None) -> Snapshot:
+    def scan(self, trials: dict[str, Trial], slots: int | None,
+             started: Any = None) -> Snapshot:
+        """Fold the trial table into a snapshot.
+
+        ``started(trial_id)`` tells whether a RUNNING trial has begun on its worker (the
+        executor's ``running_since`` is not None); without it every RUNNING trial counts as
+        running. The others are shown as ``QUEUED``.
+        """
         if self._done_before is None and self._origin is not None:
             self._start_virtual(trials)
         new = list(itertools.islice(trials.values(), self._seen, None))
@@ -165,40 +180,84 @@ class _Tracker:
             self._done_before = earlier
         counts = dict(self._finished)
         best = self._best
-        running = 0
+        running = queued = 0
         for trial in self._open.values():
-            counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
+            key = trial.status.value
             if trial.status is TrialStatus.RUNNING:
-                running += 1
+                if started is None or started(trial.trial_id):
+                    running += 1
+                else:
+                    queued += 1
+                    key = "QUEUED"
+            counts[key] = counts.get(key, 0) + 1
             best = self._consider(trial, self._loss(trial), best)
         done = sum(self._finished.values())
         elapsed = self._elapsed()
-        fraction, eta = self._eta(done, elapsed)
+        if self._first_run_at is None and (running or finished_now):
+            self._first_run_at = elapsed
+        fraction, eta = self._eta(done, elapsed, slots)
         snapshot = Snapshot(counts=counts, done=done, total=self.total, elapsed_s=elapsed,
                             eta_s=eta, fraction=fraction, errors=list(self._errors),
-                            running=running, slots=slots, finished_now=finished_now)
+                            running=running, slots=slots, queued=queued,
+                            finished_now=finished_now)
         if best is not None:
             snapshot.best_value = self.sign * best[0]
             snapshot.best_trial = best[1].trial_id
             snapshot.best_config = best[1].config
         return snapshot
 
-    def _eta(self, done: int, elapsed: float) -> tuple[float | None, float | None]:
+    def _eta(self, done: int, elapsed: float,
+             slots: int | None) -> tuple[float | None, float | None]:
+        """The bar's fraction and the ETA (None until it means something).
+
+        The rate is trials finished in this session over the time since the first one ran:
+        start-up (Ray, workers) is not a trial's cost, and counting it made the first ETA of
+        an 11-second sweep "2m30s". Before a wave of ``max(3, slots)`` trials has finished the
+        rate says little (the first wave finishes together), so there is no ETA yet.
+        """
         fraction = eta = None
         if self.total:
             fraction = min(1.0, done / self.total)
             done_here = done - (self._done_before or 0)
             remaining = max(0, self.total - done)
+            running_for = elapsed - (self._first_run_at or 0.0)
             if remaining == 0:
                 eta = 0.0
-            elif done_here > 0 and elapsed > 0:
-                eta = remaining * elapsed / done_here
+            elif done_here >= max(_ETA_MIN_DONE, slots or 1) and running_for > 0:
+                eta = remaining * running_for / done_here
         if self.time_budget_s:
             budget_fraction = min(1.0, elapsed / self.time_budget_s)
             budget_left = max(0.0, self.time_budget_s - elapsed)
             fraction = budget_fraction if fraction is None else max(fraction, budget_fraction)
             eta = budget_left if eta is None else min(eta, budget_left)
         return fraction, eta
+
+
+def _started(controller: Any) -> Any:
+    """``trial_id -> bool``: whether a RUNNING trial has begun on its worker (None: unknown)."""
+    running_since = getattr(getattr(controller, "executor", None), "running_since", None)
+    if not callable(running_since):
+        return None
+
+    def started(trial_id: str) -> bool:
+        try:
+            return running_since(trial_id) is not None
+        except Exception:  # noqa: BLE001 - an executor that cannot tell: call it running
+            return True
+
+    return started
+
+
+def _grid_total(controller: Any) -> int | None:
+    """A grid sweep's size: its points times the passes, plus ``points_to_evaluate``."""
+    searcher = getattr(controller, "searcher", None)
+    if not getattr(searcher, "supports_grid", False):
+        return None
+    try:
+        passes = searcher.num_samples or 1
+        return int(searcher.space.grid_size) * int(passes) + len(searcher.points_to_evaluate)
+    except Exception:  # noqa: BLE001 - not set up: no total, as before
+        return None
 
 
 def _slots(controller: Any) -> int | None:
@@ -246,7 +305,7 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-_ORDER = ("RUNNING", "PENDING", "PAUSED", "TERMINATED", "ERROR")
+_ORDER = ("RUNNING", "QUEUED", "PENDING", "PAUSED", "TERMINATED", "ERROR")
 
 
 def _count_text(counts: dict[str, int]) -> str:
@@ -342,9 +401,12 @@ class PlainReporter:
         if not self._clock_set:
             self._clock_set = True
             self._tracker.follow_clock(getattr(controller, "executor", None))
+            if self._tracker.total is None:
+                self._tracker.total = self.total = _grid_total(controller)
         if self._slots is None:
             self._slots = _slots(controller)
-        self._snapshot = self._tracker.scan(controller.trials, self._slots)
+        self._snapshot = self._tracker.scan(controller.trials, self._slots,
+                                            _started(controller))
         return self._snapshot
 
     def line(self, controller: Any) -> str:
@@ -549,7 +611,7 @@ def render_panel(snapshot: Snapshot, metric: str, mode: str, name: str | None = 
         bar = ProgressBar(total=None, pulse=not final)
     grid.add_row(bar, bar_text)
 
-    styles = {"RUNNING": "cyan", "PENDING": "dim", "PAUSED": "yellow",
+    styles = {"RUNNING": "cyan", "QUEUED": "dim cyan", "PENDING": "dim", "PAUSED": "yellow",
               "TERMINATED": "green", "ERROR": "red"}
     status = Text()
     keys = [k for k in _ORDER if snapshot.counts.get(k)] + sorted(
@@ -564,9 +626,6 @@ def render_panel(snapshot: Snapshot, metric: str, mode: str, name: str | None = 
     if snapshot.slots and snapshot.slots > 1:  # (one in-process slot says nothing)
         busy = min(snapshot.running, snapshot.slots)
         workers.append(f"workers {busy}/{snapshot.slots} busy", style="dim")
-        queued = snapshot.running - busy
-        if queued > 0:
-            workers.append(f" (+{queued} queued)", style="dim")
     grid.add_row(status, workers)
 
     rows: list[Any] = [grid]  # full-width lines below the two-column grid

@@ -182,8 +182,9 @@ def test_param_importance_finds_the_parameter_that_matters(experiments):
 
 
 def test_importance_with_too_few_trials_explains_itself(tmp_path):
-    results = rs.run(lambda c: c["x"], {"x": rs.uniform(0, 1)}, metric="loss", num_samples=2,
-                     executor="inline", storage_path=str(tmp_path), verbose=0)
+    results = rs.run(lambda c: c["x"] + c["y"], {"x": rs.uniform(0, 1), "y": rs.uniform(0, 1)},
+                     metric="loss", num_samples=2, executor="inline",
+                     storage_path=str(tmp_path), verbose=0)
     with pytest.raises(ValueError, match="at least 4 trials with a finite loss, got 2"):
         plot.param_importance(results)
     texts = [t.get_text() for t in plot.importance(results).axes[0].texts]
@@ -321,3 +322,183 @@ def test_all_failed_and_single_trial_experiments(tmp_path):
     for results in (failed, one):
         for draw in PLOTS:
             _png(draw(results))
+
+
+# ------------------------------------------------------- readable plots (issue: first minute)
+def _write_curves(path: str, finals: list[float], mode: str = "min", steps: int = 6,
+                  space: dict | None = None, configs: list[dict] | None = None) -> None:
+    """An experiment whose trial ``i`` ends at ``finals[i]`` after ``steps`` reports."""
+    os.makedirs(path)
+    settings = {"name": os.path.basename(path), "metric": "loss", "mode": mode}
+    if space is not None:
+        settings["space"] = space
+    with open(os.path.join(path, "experiment.json"), "w") as handle:
+        json.dump(settings, handle)
+    lines = []
+    for i, final in enumerate(finals):
+        trial_id = f"{i:05d}"
+        config = configs[i] if configs else {"lr": 10 ** (-4 + 4 * i / len(finals))}
+        lines.append(json.dumps({"e": "new", "id": trial_id, "c": config, "t": 1.0}))
+        for step in range(1, steps + 1):
+            value = final * (1 + 1.0 / step) if final < 1e6 else final * step
+            lines.append(json.dumps({"e": "r", "id": trial_id,
+                                     "r": {"loss": value, "training_iteration": step}}))
+        lines.append(json.dumps({"e": "s", "id": trial_id, "s": "TERMINATED", "t": 2.0}))
+    with open(os.path.join(path, "journal.jsonl"), "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def _drawn(figure):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()  # layout done: window extents are final
+    return canvas.get_renderer()
+
+
+def _overlap(a, b) -> float:
+    width = min(a.x1, b.x1) - max(a.x0, b.x0)
+    height = min(a.y1, b.y1) - max(a.y0, b.y0)
+    return max(0.0, width) * max(0.0, height)
+
+
+DIVERGED = [0.2 + 0.03 * i for i in range(40)] + [3e20, 1e24, 5e22]
+
+
+@pytest.mark.parametrize("draw", [plot.history, plot.learning_curves],
+                         ids=lambda f: f.__name__)
+def test_legend_sits_outside_the_axes(draw, experiments):
+    figure = draw(experiments["asha"])
+    renderer = _drawn(figure)
+    ax = figure.axes[0]
+    legend = ax.get_legend()
+    assert legend is not None
+    assert _overlap(legend.get_window_extent(renderer), ax.get_window_extent(renderer)) == 0
+    assert figure.bbox.contains(*legend.get_window_extent(renderer).p0)  # not cut off
+
+
+def test_diverged_trials_do_not_squash_the_others(tmp_path):
+    path = str(tmp_path / "diverged")
+    _write_curves(path, DIVERGED)
+    results = rs.load(path)
+    ax = plot.history(results).axes[0]
+    low, high = ax.get_ylim()
+    assert low < 0.2 and 1.37 < high < 10  # the 40 real trials fill the axis
+    assert ax.get_yscale() == "linear"  # 0.2 .. 1.4 is no reason for a log axis
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "3 trials above the axis (up to 6e+24)" in labels  # last of 1e24 * step
+    curves = plot.learning_curves(results).axes[0]
+    low, high = curves.get_ylim()
+    assert high < 10 and low < 0.2 * (1 + 1 / 6)
+    labels = [t.get_text() for t in curves.get_legend().get_texts()]
+    assert "3 trials go above the axis (up to 6e+24)" in labels
+    full = plot.history(results, ylim="full").axes[0]
+    assert full.get_ylim()[1] >= 1e24
+    assert plot.history(results, ylim=(0, 1)).axes[0].get_ylim() == (0, 1)
+    with pytest.raises(ValueError, match="ylim must be None, 'full' or a \\(low, high\\) pair"):
+        plot.history(results, ylim="tight")
+
+
+def test_the_best_trial_is_never_cut_off(tmp_path):
+    low_best = [0.5 + 0.01 * i for i in range(30)] + [1e-9]  # min: a far better trial
+    _write_curves(str(tmp_path / "min"), low_best)
+    ax = plot.history(rs.load(str(tmp_path / "min"))).axes[0]
+    assert ax.get_ylim()[0] <= 1e-9
+    crashed = [0.5 + 0.01 * i for i in range(30)] + [-1e9, -5e8]  # max: diverged low
+    _write_curves(str(tmp_path / "max"), crashed, mode="max")
+    ax = plot.history(rs.load(str(tmp_path / "max"))).axes[0]
+    low, high = ax.get_ylim()
+    assert -1 < low < 0.5 * (1 + 1 / 6) and high >= 0.79 * (1 + 1 / 6)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "2 trials below the axis (up to -1.17e+09)" in labels
+
+
+def test_log_scale_when_the_metric_spans_decades(tmp_path):
+    rng = np.random.default_rng(1)
+    _write_curves(str(tmp_path / "decades"), list(10 ** rng.uniform(-5, 0, 60)))
+    results = rs.load(str(tmp_path / "decades"))
+    assert plot.history(results).axes[0].get_yscale() == "log"
+    assert plot.learning_curves(results).axes[0].get_yscale() == "log"
+    _write_curves(str(tmp_path / "flat"), list(rng.uniform(1, 2, 60)))
+    assert plot.history(rs.load(str(tmp_path / "flat"))).axes[0].get_yscale() == "linear"
+
+
+def _axis_labels(ax, index):
+    return [t for t in ax.texts if abs(t.get_position()[0] - (index + 0.02)) < 1e-9]
+
+
+def test_parallel_coordinates_labels_ticks_na_and_log(tmp_path):
+    rng = np.random.default_rng(3)
+    configs = []
+    for i in range(60):
+        config = {"lr": float(10 ** rng.uniform(-5, 0)), "width": int(rng.integers(8, 257)),
+                  "opt": ["adam", "sgd", "rmsprop"][i % 3]}
+        if i % 4:
+            config["depth"] = int(rng.integers(1, 9))  # absent in a quarter: n/a
+        configs.append(config)
+    space = {"type": "space", "spec": {"type": "dict", "items": [
+        ["lr", {"type": "float", "low": 1e-5, "high": 1, "log": True}]]}}
+    finals = [0.2 + 0.025 * i for i in range(57)] + [3e20, 1e24, 5e22]
+    _write_curves(str(tmp_path / "par"), finals, space=space, configs=configs)
+    figure = plot.parallel_coordinates(rs.load(str(tmp_path / "par")))
+    renderer = _drawn(figure)
+    ax = figure.axes[0]
+    names = [t.get_text() for t in ax.get_xticklabels()]
+    assert names == ["lr\n(log)", "width", "opt", "depth", "loss"]
+    for label in ax.get_xticklabels():  # the log tag is not cut off
+        box = label.get_window_extent(renderer)
+        assert figure.bbox.contains(box.x0, box.y0) and figure.bbox.contains(box.x1, box.y1)
+    texts = {i: _axis_labels(ax, i) for i in range(5)}
+    lr_labels = [t.get_text() for t in texts[0]]
+    assert len(lr_labels) >= 4 and {"0.0001", "0.001", "0.01", "0.1"} & set(lr_labels)
+    assert len(texts[1]) >= 3  # width: round ticks between min and max
+    assert sorted(t.get_text() for t in texts[2]) == ["adam", "rmsprop", "sgd"]
+    assert "n/a" in [t.get_text() for t in texts[3]]
+    metric = [t.get_text() for t in texts[4]]
+    top = f"{1.6 * (1 + 1 / 6):.3g}"  # the worst real trial's last report
+    assert f"> {top} (3)" in metric and top in metric  # outliers sit beyond the end
+    for labels in texts.values():  # labels of one axis never overlap one another
+        boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in labels]
+        assert all(_overlap(a, b) == 0 for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    # a label sits on the flat stretch of the lines next to its axis, never on their slopes
+    (lines,) = [c for c in ax.collections if isinstance(c, LineCollection)]
+    boxes = [t.get_bbox_patch().get_window_extent(renderer) for t in ax.texts]
+    for segment in lines.get_segments():
+        for (x0, y0), (x1, y1) in zip(segment[:-1], segment[1:]):
+            if y0 == y1:
+                continue
+            points = ax.transData.transform(np.column_stack(
+                [np.linspace(x0, x1, 40)[1:-1], np.linspace(y0, y1, 40)[1:-1]]))
+            assert not any(box.contains(*p) for box in boxes for p in points)
+
+
+def test_importance_with_one_parameter_shows_the_metric_against_it(tmp_path):
+    results = rs.run(lambda c: (np.log10(c["lr"]) + 2) ** 2, {"lr": rs.loguniform(1e-4, 1)},
+                     metric="loss", num_samples=20, seed=1, executor="inline",
+                     storage_path=str(tmp_path), verbose=0)
+    ax = plot.importance(results).axes[0]
+    assert "only parameter that varies" in ax.get_title()
+    assert not ax.patches  # no meaningless full-width bar
+    (points,) = ax.collections
+    assert len(points.get_offsets()) == 20 and ax.get_xscale() == "log"
+    two = rs.run(lambda c: c["x"] + c["y"], {"x": rs.uniform(0, 1), "y": rs.uniform(0, 1)},
+                 metric="loss", num_samples=20, seed=1, executor="inline",
+                 storage_path=str(tmp_path), verbose=0)
+    assert len(plot.importance(two).axes[0].patches) == 2  # bars as before
+
+
+def test_a_metric_named_error_keeps_its_column(tmp_path):
+    def objective(config):
+        if config["x"] > 0.8:
+            raise ValueError("too big")
+        return {"error": config["x"]}
+
+    results = rs.run(objective, {"x": rs.uniform(0, 1)}, metric="error", num_samples=20,
+                     seed=4, executor="inline", storage_path=str(tmp_path), verbose=0)
+    frame = results.dataframe()
+    failed = frame[frame.status == "ERROR"]
+    assert len(failed) and failed.trial_error.str.contains("too big").all()
+    assert failed.error.isna().all()  # the metric column holds no messages
+    assert frame.loc[frame.status != "ERROR", "error"].map(lambda v: isinstance(v, float)).all()
+    assert frame.loc[frame.status != "ERROR", "trial_error"].isna().all()
+    _png(plot.history(results))

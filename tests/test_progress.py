@@ -315,6 +315,8 @@ def test_panel_with_the_ray_executor_shows_worker_slots(ray_session, storage, mo
     plain = ANSI.sub("", stream.getvalue())
     assert "12/12 trials" in plain and f"trial {results.best_trial.trial_id}" in plain
     assert re.search(r"workers [0-2]/2 busy", plain)
+    # trials queued behind a busy worker are shown as queued, never as running
+    assert all(int(n) <= 2 for n in re.findall(r"(\d+) running", plain))
 
 
 # ----------------------------------------------------------------- CI, virtual clocks
@@ -398,3 +400,67 @@ def test_tracker_follows_a_virtual_clock_for_the_time_budget():
     real = progress._Tracker("acc", "max", "last", total=None, time_budget_s=None)
     real.follow_clock(SimpleNamespace(now=time.monotonic, wall_time=time.time))
     assert real._origin is None
+
+
+# ------------------------------------------------- running vs queued, ETA, grid total
+def test_trials_queued_behind_a_busy_worker_are_not_called_running():
+    controller = _fake_controller(n=4, slots=2)
+    for trial in controller.trials.values():
+        trial.status = TrialStatus.RUNNING  # the controller's view: handed to a worker
+    begun = {"00000", "00001"}  # what the executor says has begun on its worker
+    tracker = progress._Tracker("acc", "max", "last", total=10, time_budget_s=None)
+    snap = tracker.scan(controller.trials, slots=2, started=lambda tid: tid in begun)
+    assert snap.counts == {"RUNNING": 2, "QUEUED": 2}
+    assert (snap.running, snap.queued) == (2, 2)
+    line = progress.status_line(snap, "acc")
+    assert "2 running, 2 queued" in line and "4 running" not in line
+    console = Console(file=io.StringIO(), width=100, record=True)
+    console.print(progress.render_panel(snap, "acc", "max"))
+    text = console.export_text()
+    assert "2 running · 2 queued" in text and "workers 2/2 busy" in text
+    # the reporter asks the executor (running_since None = queued on its worker)
+    controller.executor = SimpleNamespace(
+        num_slots=2, running_since=lambda tid: 1.0 if tid in begun else None)
+    reporter = progress.PlainReporter(metric="acc", mode="max", total=10,
+                                      stream=io.StringIO())
+    assert "2 running, 2 queued" in reporter.line(controller)
+
+
+def test_no_eta_until_a_wave_finished_and_startup_does_not_inflate_it():
+    clock = SimpleNamespace(t=0.0)
+    controller = _fake_controller(n=13, slots=2)
+    trials = list(controller.trials.values())
+    tracker = progress._Tracker("acc", "max", "last", total=13, time_budget_s=None)
+    tracker._elapsed = lambda: clock.t
+    assert tracker.scan(controller.trials, slots=2).eta_s is None  # Ray starting: nothing runs
+    clock.t = 60.0  # start-up took a minute; the first trials begin
+    trials[0].status = trials[1].status = TrialStatus.RUNNING
+    assert tracker.scan(controller.trials, slots=2).eta_s is None
+    clock.t = 65.0
+    trials[0].status = trials[1].status = TrialStatus.TERMINATED  # one wave of 2 < 3
+    assert tracker.scan(controller.trials, slots=2).eta_s is None
+    clock.t = 70.0
+    trials[2].status = TrialStatus.TERMINATED
+    snap = tracker.scan(controller.trials, slots=2)
+    # 3 done in the 10 s since trials began: 10 left take ~33 s (not 10 * 70 / 3 = 233 s)
+    assert snap.eta_s == pytest.approx(10 * 10.0 / 3)
+    assert "ETA 33s" in progress.status_line(snap, "acc")
+    wide = progress._Tracker("acc", "max", "last", total=13, time_budget_s=None)
+    wide._elapsed = lambda: clock.t
+    assert wide.scan(controller.trials, slots=8).eta_s is None  # 8 workers: wave of 8
+
+
+def test_grid_sweep_shows_its_total(storage, monkeypatch):
+    stream = io.StringIO()
+    made = _use_reporter(monkeypatch, lambda **kw: progress.make_reporter(
+        stream=stream, **_accepted(progress.make_reporter, kw)))
+    monkeypatch.setenv("RAYSWEEP_PROGRESS", "plain")
+    space = {"a": rs.grid([1, 2, 3]), "b": rs.grid(["x", "y"])}
+    search = rs.search.Grid(points_to_evaluate=[{"a": 3, "b": "y"}])
+    results = rs.run(lambda config: config["a"], space, search=search, num_samples=2,
+                     executor="inline", storage_path=storage, verbose=1)
+    for reporter in made:
+        reporter.close()
+    assert len(results.trials) == 3 * 2 * 2 + 1  # two passes over 6 points, plus the point
+    assert made[0].total == 13
+    assert stream.getvalue().splitlines()[-1].startswith("[raysweep] 13/13 done (100%)")

@@ -318,8 +318,70 @@ def _check_reachable(address: str) -> None:
             "(ray status), or leave address unset for a local Ray") from None
 
 
-def ensure_ray(address: str | None) -> None:
-    """Join ``address`` / ``RAY_ADDRESS``, or start (or reuse) a local Ray."""
+class _DropTokenNotice(logging.Filter):
+    """Ray's notice that the Ray we start has token authentication on: in a local sweep that
+    is how it should be and the user has nothing to do, so it is left out of the console.
+    (The warning that authentication is *disabled* does matter and still shows.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Token authentication is enabled")
+
+
+_AUTH_LOGGER = "ray._private.authentication.authentication_token_setup"
+
+
+def _start_local_ray(announce: bool) -> None:
+    """Start the Ray a local sweep needs: no dashboard, listening on the loopback interface
+    only, quiet unless something matters; say at once what is happening.
+
+    Ray keeps a local Ray on loopback by itself on macOS and Windows (its
+    ``ENABLE_RAY_CLUSTER`` switch, to avoid firewall prompts); on Linux it would resolve
+    ``127.0.0.1`` to the machine's outside address and let the GCS, raylet and workers listen
+    on every interface. The switch is turned off for the duration of ``ray.init`` only, so
+    the node's address is ``127.0.0.1`` and Ray's servers bind to loopback (the session's
+    node keeps that address; nothing else reads the switch). Should a Ray release move it,
+    the sweep still starts, with Ray's default binding.
+    """
+    try:
+        from ray._private.utils import get_num_cpus  # noqa: PLC0415 - what Ray will use
+
+        cpus = int(get_num_cpus())
+    except Exception:  # noqa: BLE001 - private API may move
+        cpus = os.cpu_count() or 1
+    started = time.monotonic()
+    if announce:
+        print(f"[raysweep] starting Ray: {cpus} CPU{'s' if cpus != 1 else ''}, local, "
+              "listening on 127.0.0.1 only (a few seconds) ...", file=sys.stderr, flush=True)
+    quiet = {"include_dashboard": False, "logging_level": logging.WARNING,
+             "configure_logging": True}
+    notice = _DropTokenNotice()
+    auth_logger = logging.getLogger(_AUTH_LOGGER)
+    auth_logger.addFilter(notice)
+    try:
+        from ray._private import ray_constants  # noqa: PLC0415
+
+        switch = ray_constants.ENABLE_RAY_CLUSTER
+    except (ImportError, AttributeError):  # a Ray without the switch: its default binding
+        ray_constants, switch = None, None
+    try:
+        if ray_constants is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = False
+            ray.init(address="local", _node_ip_address="127.0.0.1", **quiet)
+        else:
+            ray.init(address="local", **quiet)
+    finally:
+        if ray_constants is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = switch
+        auth_logger.removeFilter(notice)
+    if announce:
+        print(f"[raysweep] Ray is up ({time.monotonic() - started:.1f} s); starting workers",
+              file=sys.stderr, flush=True)
+
+
+def ensure_ray(address: str | None, announce: bool = False) -> None:
+    """Join ``address`` / ``RAY_ADDRESS``, or start (or reuse) a local Ray.
+
+    ``announce`` prints what is happening while a local Ray starts (it takes seconds)."""
     if ray.is_initialized():
         if address and address not in ("auto", "local"):
             try:
@@ -332,8 +394,6 @@ def ensure_ray(address: str | None) -> None:
                                current, address)
         return
     address = address or os.environ.get("RAY_ADDRESS") or None
-    quiet = {"include_dashboard": False, "logging_level": logging.WARNING,
-             "configure_logging": True}
     if address:
         _check_reachable(address)
         try:
@@ -364,7 +424,7 @@ def ensure_ray(address: str | None) -> None:
     if stale:
         logger.warning("raysweep: the Ray cluster recorded at %s is gone; starting a local Ray",
                        stale)
-    ray.init(address="local", **quiet)
+    _start_local_ray(announce)
 
 
 class RayExecutor(Executor):
@@ -373,7 +433,8 @@ class RayExecutor(Executor):
     remote = True
 
     def __init__(self, *, resources: dict[str, float], max_concurrent: int | None = None,
-                 address: str | None = None, queue_depth: int = 2) -> None:
+                 address: str | None = None, queue_depth: int = 2, verbose: int = 1) -> None:
+        self.verbose = verbose  # >= 1: say what happens while a local Ray starts
         self.resources = dict(resources)
         self.max_concurrent = max_concurrent
         self.address = address
@@ -399,7 +460,7 @@ class RayExecutor(Executor):
 
     # -- setup ----------------------------------------------------------------------------
     def setup(self, objective: Any, *, metric: str, mode: str, stop: Any) -> None:
-        ensure_ray(self.address)
+        ensure_ray(self.address, announce=self.verbose >= 1)
         capacity = self._capacity(total=True)
         if capacity < 1:
             nodes = [{k: v for k, v in n["Resources"].items() if not k.startswith("node:")}
