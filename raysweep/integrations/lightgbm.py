@@ -13,6 +13,8 @@ Recipe (report, checkpoint, resume, stop)::
     def train(config):
         booster = load_checkpoint()        # the trial's last checkpoint, or None
         done = booster.current_iteration() if booster is not None else 0
+        if done >= ROUNDS:                 # a clone of a finished trial: nothing left
+            return
         dtrain = lgb.Dataset(X_train, y_train)            # built inside the trial
         dvalid = lgb.Dataset(X_valid, y_valid, reference=dtrain)
         lgb.train(config, dtrain, num_boost_round=ROUNDS - done, init_model=booster,
@@ -29,7 +31,8 @@ Recipe (report, checkpoint, resume, stop)::
   the scheduler waits to decide, and at the last round.
 - Resume: ``load_checkpoint()`` loads that booster; ``init_model=`` continues it (LightGBM
   then needs the training data's raw values: build the ``Dataset`` inside the trial, or
-  with ``free_raw_data=False``), and ``num_boost_round`` counts the rounds still to train.
+  with ``free_raw_data=False``), and ``num_boost_round`` counts the rounds still to train
+  (LightGBM refuses 0: a trial resumed from a finished trial's checkpoint has none left).
 - Stop: LightGBM ends training when a callback raises (its own ``early_stopping`` raises
   ``EarlyStopException``). When the scheduler stops or pauses the trial, the callback raises
   raysweep's stop the same way; LightGBM has no end-of-training hook to hand the booster
