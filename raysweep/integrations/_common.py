@@ -142,10 +142,10 @@ class Reporter:
         return bool(blocking) and iteration is not None and iteration + 1 in blocking
 
     def report(self, values: dict[str, Any], save: Callable[[str], Any] | None = None,
-               step: int | None = None) -> bool:
+               step: int | None = None, saved: str | None = None) -> bool:
         """``raysweep.report(values)`` with, when ``save`` is given, a checkpoint directory
-        that ``save(directory)`` fills. Returns True when the trial must stop (the stop is
-        held in ``self.stop`` for ``raise_stop``)."""
+        that ``save(directory)`` fills (or the framework's own directory ``saved``). Returns
+        True when the trial must stop (the stop is held in ``self.stop`` for ``raise_stop``)."""
         if self.stop is not None:  # stopped already: no more reports
             return True
         if self._first:
@@ -153,7 +153,7 @@ class Reporter:
             self._check_resumed(step)
         directory = None
         try:
-            checkpoint = None
+            checkpoint = None if saved is None else Checkpoint.from_directory(saved)
             if save is not None:
                 directory = tempfile.mkdtemp(prefix="raysweep_save_")
                 save(directory)
