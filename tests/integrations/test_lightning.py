@@ -95,7 +95,7 @@ def test_asha_stops_training_early(tmp_path):
 @pytest.mark.usefixtures("ray_session")
 def test_pbt_continues_the_donors_checkpoint(tmp_path):
     log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, {**space(log), "delay_s": 0.1}, metric="loss", num_samples=4,
+    results = rs.run(train, {**space(log), "delay_s": 0.3}, metric="loss", num_samples=4,
                      seed=1, scheduler=pbt({"lr": rs.loguniform(0.001, 1.0)}),
                      storage_path=str(tmp_path), verbose=0, max_concurrent=2)
     check_pbt(results, log)
