@@ -170,7 +170,8 @@ def kill_and_resume(tmp_path: Any, module: str, train: Any, space: Any, n: int =
         else:
             raise AssertionError("no trial reached the kill point in time")
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     path = os.path.join(storage, "killed")
     before = len(read_runs(log))

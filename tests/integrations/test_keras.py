@@ -33,10 +33,10 @@ class _Steps(keras.callbacks.Callback):
 
     def __init__(self, log):
         super().__init__()
-        self.log = log
+        self.steps = log
 
     def on_epoch_end(self, epoch, logs=None):
-        self.log(epoch + 1)
+        self.steps(epoch + 1)
 
 
 def _model(lr):

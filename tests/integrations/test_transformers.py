@@ -62,10 +62,10 @@ class _Steps(transformers.TrainerCallback):
     """Records each epoch the Trainer really trained."""
 
     def __init__(self, log):
-        self.log = log
+        self.steps = log
 
     def on_epoch_end(self, args, state, control, **kwargs):
-        self.log(round(state.epoch))
+        self.steps(round(state.epoch))
 
 
 def _args(output_dir, lr, **kwargs):

@@ -30,10 +30,10 @@ class _Steps(xgb.callback.TrainingCallback):
 
     def __init__(self, log):
         super().__init__()
-        self.log = log
+        self.steps = log
 
     def after_iteration(self, model, epoch, evals_log):
-        self.log(model.num_boosted_rounds())
+        self.steps(model.num_boosted_rounds())
         return False
 
 
