@@ -47,7 +47,7 @@ class Net(pl.LightningModule):
 
     def validation_step(self, batch, _):
         x, y = batch
-        self.steps("val_loss", torch.nn.functional.cross_entropy(self.net(x), y))
+        self.log("val_loss", torch.nn.functional.cross_entropy(self.net(x), y))
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=self.lr)
