@@ -784,3 +784,6 @@ def _check_reachable(uri: str) -> None:
     except OSError as exc:
         raise ConnectionError(f"MLflowLogger: cannot reach the tracking server of tracking_uri "
                               f"{uri!r}: {exc}") from None
+
+
+from raysweep.wandb_logger import WandbLogger  # noqa: E402,F401 (it subclasses Callback)

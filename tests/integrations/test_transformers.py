@@ -1,0 +1,155 @@
+"""Hugging Face Transformers' ReportCallback on a real Trainer (digits, 9 epochs, CPU) with
+real Ray: ASHA stops training, PBT continues a donor's Trainer checkpoint, a killed driver
+resumes.
+
+PyTorch's PyPI wheels pull ~2.9 GB of CUDA libraries, so these tests carry the ``torch``
+marker, deselected by default: run them with ``pytest -m torch tests/integrations``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+
+import raysweep as rs
+
+pytestmark = pytest.mark.torch
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
+
+from _harness import (  # noqa: E402
+    STEPS, StepLog, asha, check_asha, check_pbt, kill_and_resume, pbt,
+)
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+from raysweep.integrations.transformers import ReportCallback, checkpoint_path  # noqa: E402
+
+_X, _Y = load_digits(return_X_y=True)
+X_TRAIN, X_VALID, Y_TRAIN, Y_VALID = train_test_split(_X / 16.0, _Y, test_size=0.3,
+                                                      random_state=0)
+
+
+class Digits(torch.utils.data.Dataset):
+    def __init__(self, x, y):
+        self.x = torch.tensor(x, dtype=torch.float32)
+        self.y = torch.tensor(y)
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return {"x": self.x[i], "labels": self.y[i]}
+
+
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(),
+                                       torch.nn.Linear(16, 10))
+
+    def forward(self, x, labels=None):
+        logits = self.net(x)
+        loss = None if labels is None else torch.nn.functional.cross_entropy(logits, labels)
+        return {"loss": loss, "logits": logits}
+
+
+class _Steps(transformers.TrainerCallback):
+    """Records each epoch the Trainer really trained."""
+
+    def __init__(self, log):
+        self.steps = log
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        self.steps(round(state.epoch))
+
+
+def _args(output_dir, lr, **kwargs):
+    return transformers.TrainingArguments(
+        output_dir=output_dir, eval_strategy="epoch", save_strategy="no",
+        num_train_epochs=STEPS, learning_rate=lr, per_device_train_batch_size=128,
+        per_device_eval_batch_size=256, report_to=[], disable_tqdm=True, use_cpu=True,
+        logging_strategy="no", seed=0, dataloader_num_workers=0, **kwargs)
+
+
+def train(config):
+    torch.set_num_threads(1)
+    path = checkpoint_path()
+    done = 0
+    if path:
+        with open(os.path.join(path, "trainer_state.json")) as handle:
+            done = round(json.load(handle)["epoch"])
+    output_dir = tempfile.mkdtemp()
+    try:
+        trainer = transformers.Trainer(
+            model=Net(), args=_args(output_dir, config["lr"]),
+            train_dataset=Digits(X_TRAIN, Y_TRAIN), eval_dataset=Digits(X_VALID, Y_VALID),
+            callbacks=[_Steps(StepLog(config, done)),
+                       ReportCallback({"loss": "eval_loss"}, checkpoint_every=3)])
+        trainer.train(resume_from_checkpoint=path)
+    finally:
+        shutil.rmtree(output_dir, ignore_errors=True)
+
+
+def space(log):
+    return {"lr": rs.loguniform(0.001, 1.0), "log": log}
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_asha_stops_training_early(tmp_path):
+    log = str(tmp_path / "steps.jsonl")
+    results = rs.run(train, space(log), metric="loss", num_samples=8, seed=0, scheduler=asha(),
+                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
+    check_asha(results, log)
+    path = checkpoint_path(results.best_checkpoint)
+    with open(os.path.join(path, "trainer_state.json")) as handle:
+        assert round(json.load(handle)["epoch"]) in (3, 6, 9)
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_pbt_continues_the_donors_checkpoint(tmp_path):
+    log = str(tmp_path / "steps.jsonl")
+    results = rs.run(train, {**space(log), "delay_s": 0.3}, metric="loss", num_samples=4,
+                     seed=1, scheduler=pbt({"lr": rs.loguniform(0.001, 1.0)}),
+                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
+    check_pbt(results, log)
+
+
+@pytest.mark.ray
+@pytest.mark.usefixtures("ray_session")
+def test_driver_killed_then_resumed_from_trainer_checkpoints(tmp_path):
+    kill_and_resume(tmp_path, "test_transformers", train, space)
+
+
+def test_stop_ends_train_and_no_evaluation_is_refused(tmp_path):
+    ran = []
+
+    def objective(config):
+        trainer = transformers.Trainer(
+            model=Net(), args=_args(str(tmp_path / "out"), 0.1),
+            train_dataset=Digits(X_TRAIN, Y_TRAIN), eval_dataset=Digits(X_VALID, Y_VALID),
+            callbacks=[ReportCallback("eval_loss")])
+        trainer.train()
+        ran.append(1)  # not reached when stopped
+
+    results = rs.run(objective, {"x": rs.uniform(0, 1)}, metric="eval_loss", num_samples=1,
+                     executor="inline", stop={"training_iteration": 2},
+                     storage_path=str(tmp_path), verbose=0)
+    assert results.trials[0].iteration == 2 and ran == []
+    assert results.trials[0].status.value == "TERMINATED"
+
+    def no_eval(config):
+        args = _args(str(tmp_path / "out2"), 0.1)
+        args.eval_strategy = "no"
+        transformers.Trainer(model=Net(), args=args, train_dataset=Digits(X_TRAIN, Y_TRAIN),
+                             callbacks=[ReportCallback("eval_loss")]).train()
+
+    results = rs.run(no_eval, {"x": rs.uniform(0, 1)}, num_samples=1, executor="inline",
+                     storage_path=str(tmp_path), name="noeval", verbose=0)
+    assert "set TrainingArguments(eval_strategy='epoch' or 'steps')" in results.trials[0].error
