@@ -30,11 +30,13 @@ Usage::
     python benchmarks/bbob.py --algos tpe,optuna-tpe --dims 2,5 --functions 1-5,20-24
     python benchmarks/bbob.py --seeds 3 --budget 50 --jobs 2
     python benchmarks/bbob.py --per-function --dims 10     # medians per function too
+    python benchmarks/bbob.py --algos "tpe,tpe[multivariate=False],optuna-tpe"  # ablation
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import importlib
 import inspect
@@ -107,16 +109,35 @@ def f_opt(fn: int, dim: int) -> float:
 
 
 # -- drivers: return (points, f values, wall s, CPU s per suggestion) ----------------------------
+def _split_spec(algo: str) -> tuple[str, dict[str, Any]]:
+    """``"tpe[gamma=0.2;multivariate=False]"`` -> ``("tpe", {"gamma": 0.2, ...})``: a
+    raysweep searcher with non-default arguments, for ablations."""
+    name, _, rest = algo.partition("[")
+    kwargs = {}
+    for item in filter(None, rest.rstrip("]").split(";")):
+        key, _, value = item.partition("=")
+        kwargs[key.strip()] = ast.literal_eval(value.strip())
+    return name, kwargs
+
+
 def _make_searcher(algo: str) -> Any:
     import raysweep.search as search
 
-    if algo == "cmaes":
-        return search.CMAES()
-    if algo == "optuna-tpe-wrapped":
+    name, kwargs = _split_spec(algo)
+    if name == "cmaes":
+        return search.CMAES(**kwargs)
+    if name == "optuna-tpe-wrapped":
         import optuna
 
         return search.Optuna(optuna.samplers.TPESampler())
-    return search.make_searcher(RAYSWEEP[algo])
+    if kwargs:
+        cls = type(search.make_searcher(RAYSWEEP[name]))
+        return cls(**kwargs)
+    return search.make_searcher(RAYSWEEP[name])
+
+
+def _ours(algo: str) -> bool:
+    return _split_spec(algo)[0] in (*RAYSWEEP, "cmaes", "optuna-tpe-wrapped")
 
 
 def run_raysweep(algo: str, problem: Any, dim: int, seed: int, budget: int) -> tuple:
@@ -218,7 +239,7 @@ def run_one(job: dict) -> dict:
 # -- cache keys ----------------------------------------------------------------------------------
 def fingerprint(algo: str) -> str:
     """What the results of ``algo`` depend on: its modules' source, or the peer's version."""
-    if algo in RAYSWEEP or algo in ("cmaes", "optuna-tpe-wrapped"):
+    if _ours(algo):
         searcher = _make_searcher(algo)
         files = {inspect.getsourcefile(type(searcher))}
         for name in ("_common", "base", "basic"):
@@ -289,7 +310,7 @@ def report(runs: list[dict], algos: list[str], fns: list[int], dims: list[int], 
         out.append(f"| {algo} | {cells} |")
 
     med = medians(runs, budget)
-    ours = [a for a in algos if a in RAYSWEEP or a in ("cmaes", "optuna-tpe-wrapped")]
+    ours = [a for a in algos if _ours(a)]
     peers = [a for a in algos if a not in ours]
     if ours and peers:
         out += [f"\n## Wins-ties-losses @{budget} (functions where the median is lower)", "",
@@ -339,6 +360,11 @@ def report(runs: list[dict], algos: list[str], fns: list[int], dims: list[int], 
     return "\n".join(out)
 
 
+def _unversioned(key: str) -> str:
+    algo, _version, rest = key.split("|", 2)
+    return f"{algo}|{rest}"
+
+
 def _ints(text: str) -> list[int]:
     values: list[int] = []
     for part in text.split(","):
@@ -357,15 +383,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--jobs", type=int, default=2, help="runs in parallel processes")
     parser.add_argument("--fresh", default="", help="comma-separated algos to recompute")
     parser.add_argument("--per-function", action="store_true", help="print per-function medians")
+    parser.add_argument("--any-version", action="store_true",
+                        help="with --cached-only: use cached runs whatever code version made "
+                             "them (the last one cached); for looking at ablations")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="run nothing: report the cached runs (functions and dims that "
+                             "every algorithm has finished)")
     args = parser.parse_args(argv)
     fns, dims = _ints(args.functions), _ints(args.dims)
     algos = args.algos.split(",") if args.algos else available()
-    bad = sorted(set(algos) - set(available()))
+    bad = sorted({_split_spec(a)[0] for a in algos} - set(available()))
     if bad or not set(fns) <= set(range(1, 25)) or not set(dims) <= {2, 3, 5, 10, 20, 40}:
         parser.error(f"unknown or unavailable: algos {bad} (known {available()}), functions "
                      f"must be in 1-24, dims in 2,3,5,10,20,40; got {fns} and {dims}")
     fresh = set(args.fresh.split(",")) - {""}
     cache = load_cache()
+    if args.any_version:   # re-key by everything but the fingerprint; later lines win
+        cache = {_unversioned(key): run for key, run in cache.items()}
     prints = {a: fingerprint(a) for a in algos}
     optima = {(fn, dim): f_opt(fn, dim) for fn in fns for dim in dims}
     jobs, runs = [], []
@@ -374,12 +408,21 @@ def main(argv: list[str] | None = None) -> None:
             for fn in fns:
                 for seed in range(args.seeds):
                     key = f"{algo}|{prints[algo]}|f{fn}|d{dim}|s{seed}|n{args.budget}"
-                    if key in cache and algo not in fresh:
-                        runs.append(cache[key])
+                    lookup = _unversioned(key) if args.any_version else key
+                    if lookup in cache and algo not in fresh:
+                        runs.append(cache[lookup])
                     else:
                         jobs.append({"key": key, "algo": algo, "fn": fn, "dim": dim,
                                      "seed": seed, "budget": args.budget,
                                      "fopt": optima[fn, dim]})
+    if args.cached_only:
+        jobs = []
+        have = {}
+        for run in runs:
+            have.setdefault((run["fn"], run["dim"]), set()).add(run["algo"])
+        full = {key for key, got in have.items() if got >= set(algos)}
+        fns = [fn for fn in fns if all((fn, dim) in full for dim in dims)]
+        runs = [run for run in runs if run["fn"] in fns]
     print(f"{len(runs)} runs cached, {len(jobs)} to run ({args.jobs} processes)", flush=True)
     started = time.perf_counter()
     os.makedirs(os.path.dirname(CACHE), exist_ok=True)
