@@ -1,5 +1,8 @@
 """Search quality of raysweep's searchers next to Optuna's and hyperopt's.
 
+A quick smoke run on four chosen problems; the standard suite that search-quality claims
+rest on is ``benchmarks/bbob.py`` (BBOB, 24 functions x 3 dimensions).
+
 Problems (all minimised):
   * ``branin``: Branin on [-5, 10] x [0, 15]; regret = f - 0.397887.
   * ``rosenbrock4``: Rosenbrock in 4-D on [-2, 2]^4; regret = f.

