@@ -75,6 +75,8 @@ class Controller:
         # checkpoints are not deleted by the donor's keep_checkpoints meanwhile.
         self._fork_base: dict[str, tuple[str, int]] = {}
         self._deferred: set[tuple[str, int]] = set()  # donors' checkpoints to delete later
+        # checkpoints to delete once the journal batch naming newer ones is durable (_flush)
+        self._doomed: list[tuple[str, int]] = []
         self._budget_kill_at: float | None = None
         self._deadline: float | None = None
         self._budget_hit = False
@@ -155,10 +157,21 @@ class Controller:
         for trial_id, trial in self.trials.items():
             if trial.status in _FINISHED:
                 self._fork_base.pop(trial_id, None)
-        if self.storage is not None:  # checkpoints on disk are the truth
+        if self.storage is not None:
+            # Write-ahead rule 3: a checkpoint on disk counts only when the journal names it
+            # (one written just before the driver died, its report never journaled, would make
+            # the trial skip the iterations in between). Unnamed ones are removed.
+            named = {trial_id: set(its) for trial_id, its in self._checkpoints.items()}
+            for event in events:
+                if event["e"] == "fork" and event.get("ci") is not None:
+                    named.setdefault(event.get("p"), set()).add(event["ci"])
             for trial_id in self.trials:
                 found = _storage.list_checkpoints(self.storage.path, trial_id, clean=True)
-                self._checkpoints[trial_id] = found
+                journaled = named.get(trial_id, set())
+                for iteration in found:
+                    if iteration not in journaled:
+                        self.storage.delete_checkpoint(trial_id, iteration)
+                self._checkpoints[trial_id] = [i for i in found if i in journaled]
             for trial_id, trial in self.trials.items():
                 base = self._fork_base.get(trial_id)
                 if base is not None and trial.checkpoint_iteration == base[1]:
@@ -168,8 +181,9 @@ class Controller:
                     continue
                 found = self._checkpoints[trial_id]
                 if trial.checkpoint_iteration is not None and \
-                        trial.checkpoint_iteration not in found:
-                    trial.checkpoint_iteration = found[-1] if found else None
+                        trial.checkpoint_iteration not in found:  # lost (not by raysweep)
+                    older = [i for i in found if i < trial.checkpoint_iteration]
+                    trial.checkpoint_iteration = older[-1] if older else None
         for trial in self.trials.values():
             if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
                 decision = decided.get(trial.trial_id, Decision.CONTINUE)
@@ -415,8 +429,7 @@ class Controller:
         base = self._fork_base.pop(trial_id, None)
         if base is not None and base in self._deferred and not self._needed(*base):
             self._deferred.discard(base)
-            if self.storage is not None:
-                self.storage.delete_checkpoint(*base)
+            self._doomed.append(base)  # deleted after the next flush
 
     def _start(self, trial: Trial, payload=None, from_parent: bool = False) -> None:
         if not from_parent:
@@ -516,7 +529,7 @@ class Controller:
             if self._needed(trial.trial_id, old):
                 self._deferred.add((trial.trial_id, old))
             else:
-                self.storage.delete_checkpoint(trial.trial_id, old)
+                self._doomed.append((trial.trial_id, old))  # deleted after the next flush
 
     def _needed(self, trial_id: str, iteration: int) -> bool:
         """A checkpoint another trial would restart from (a PBT donor's)."""
@@ -687,8 +700,28 @@ class Controller:
             self.storage.append(event)
 
     def _flush(self, sync: bool = False) -> None:
-        if self.storage is not None:
-            self.storage.flush(sync=sync)
+        """Write the batch of journal events, then carry out the checkpoint deletions the
+        batch allows.
+
+        Write-ahead ordering (the rules that make a killed driver lose nothing):
+          1. a checkpoint is written (fsynced, renamed into place) before the journal event
+             that names it (``"r"`` with ``"ck"``, ``"ck"``) is buffered;
+          2. an older checkpoint is deleted only after the journal has durably recorded a
+             newer one: deletions wait in ``_doomed`` until this flush has written and
+             fsynced the batch that names the newer checkpoint (one fsync per batch that
+             deletes something, not one per report);
+          3. replay trusts only checkpoints the journal names (``replay`` removes the others).
+        A failed journal write raises before any deletion, so the journaled checkpoints stay.
+        """
+        if self.storage is None:
+            return
+        doomed = self._doomed
+        self.storage.flush(sync=sync or bool(doomed))
+        if doomed:
+            self._doomed = []
+            for trial_id, iteration in doomed:
+                if iteration not in self._checkpoints.get(trial_id, ()):  # not re-saved since
+                    self.storage.delete_checkpoint(trial_id, iteration)
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:
