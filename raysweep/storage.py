@@ -16,6 +16,8 @@ Journal events (compact keys keep a report under ~150 bytes):
     {"e": "ck", "id": ..., "i": iteration}                           checkpoint saved at pause
     {"e": "resume", "id": ...}                                       a paused trial restarts
     {"e": "fork", "id": ..., "p": parent, "c": {config}, "i": iter}  PBT exploit/explore
+    {"e": "unfork", "id": ..., "c": ..., "p": ..., "i": ..., "r": ...}  that fork produced
+        nothing (its run ended without a report): the trial's state before it stands
     {"e": "restart", "id": ..., "i": iter, "why": "failure"|"restore", "n": failures}
     {"e": "finished"}                                                searcher exhausted
     {"e": "session", "t": wall, "kind": "start"|"end"|"interrupted"} driver sessions

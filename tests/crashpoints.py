@@ -224,6 +224,7 @@ class Harness:
         1, 2, 3, ... (a fork continues from the donor's iteration); every iteration the
         objective reported is in it unless the trial ended before that iteration."""
         rows: dict[str, list[int]] = {}
+        before: dict[str, list[int]] = {}
         for event in events:
             kind, tid = event["e"], event.get("id")
             if kind == "new":
@@ -240,9 +241,13 @@ class Harness:
                 rows[tid].append(it)
             elif kind in ("restart", "fork"):
                 keep = event.get("i", 0)
+                if kind == "fork":
+                    before[tid] = list(rows[tid])
                 rows[tid] = [i for i in rows[tid] if i <= keep]
                 if kind == "fork" and rows[tid][-1:] != [keep]:
                     rows[tid] = list(range(1, keep + 1))  # continues from the donor's
+            elif kind == "unfork":  # the fork produced nothing: as before it
+                rows[tid] = before.pop(tid)
         for tid, its in rows.items():
             if len(its) != len(set(its)):
                 self._fail(where, f"trial {tid}: an iteration is journaled twice: {its}")

@@ -77,6 +77,9 @@ class Controller:
         self._deferred: set[tuple[str, int]] = set()  # donors' checkpoints to delete later
         # checkpoints to delete once the journal batch naming newer ones is durable (_flush)
         self._doomed: list[tuple[str, int]] = []
+        # forked trials without a report since their fork -> the "unfork" event that undoes
+        # the fork if the run ends without one (see _void_fork)
+        self._fork_undo: dict[str, dict[str, Any]] = {}
         self._budget_kill_at: float | None = None
         self._deadline: float | None = None
         self._budget_hit = False
@@ -121,6 +124,7 @@ class Controller:
                 continue
             if kind == "r":
                 result = dict(event["r"])
+                self._fork_undo.pop(trial_id, None)
                 self.state.apply(event)
                 if event.get("ck"):
                     self._checkpoints.setdefault(trial_id, []).append(trial.iteration)
@@ -131,7 +135,10 @@ class Controller:
                     decided[trial_id] = self.scheduler.on_result(trial, result)
                 continue
             decided.pop(trial_id, None)
-            if kind == "s":
+            if kind == "unfork":
+                self._fork_undo.pop(trial_id, None)
+                self.state.apply(event)
+            elif kind == "s":
                 self.state.apply(event)
                 if trial.status in _FINISHED:
                     self._complete_algorithms(trial)
@@ -143,6 +150,7 @@ class Controller:
                 self.scheduler.next_launch(self.trials,
                                            exhausted=self._exhausted() or bool(event.get("x")))
                 if kind == "fork":
+                    self._fork_undo[trial_id] = self._before_fork(trial)
                     parent = self.trials.get(event.get("p"))
                     base = None if parent is None or event.get("ci") is None else \
                         self._checkpoint_location(parent)
@@ -389,6 +397,7 @@ class Controller:
                      "c": launch.config, "i": donor_iteration or 0, "ci": donor_iteration}
             if stalled:
                 event["x"] = 1
+            self._fork_undo[trial.trial_id] = self._before_fork(trial)
             self._journal(event)
             self.state.apply(event)
             trial.status = TrialStatus.PENDING
@@ -399,6 +408,28 @@ class Controller:
             self._start(trial, payload=payload, from_parent=True)
         else:  # pragma: no cover - protocol misuse
             raise TypeError(f"scheduler.next_launch returned {launch!r}")
+
+    @staticmethod
+    def _before_fork(trial: Trial) -> dict[str, Any]:
+        """What an ``"unfork"`` event restores when the fork produces no report."""
+        undo: dict[str, Any] = {"e": "unfork", "id": trial.trial_id, "c": trial.config,
+                                "p": trial.parent_id, "i": trial.iteration,
+                                "ci": trial.checkpoint_iteration}
+        if trial.last_result is not None:
+            undo["r"] = trial.last_result
+        return undo
+
+    def _void_fork(self, trial: Trial) -> None:
+        """A forked trial ended without a single report: its donor's checkpoint was the end
+        of training (PBT forked from a finished trial). The new config produced nothing, so
+        the trial keeps the config, lineage and result it had before the fork; a row's
+        config is always the one that produced its result."""
+        undo = self._fork_undo.pop(trial.trial_id, None)
+        if undo is None:
+            return
+        self._release_base(trial.trial_id)
+        self._journal(undo)
+        self.state.apply(undo)
 
     def _paused(self, trial_id: str, what: str) -> Trial:
         trial = self.trials.get(trial_id)
@@ -464,6 +495,8 @@ class Controller:
 
     def _on_report(self, trial_id: str, result: dict, payload, waiting: bool) -> None:
         trial = self.trials[trial_id]
+        if self._fork_undo:
+            self._fork_undo.pop(trial_id, None)
         trial.node_id = self.executor.node_of(trial_id)
         loss_known = self.metric in result
         self.state.record_result(trial, result)
@@ -554,6 +587,8 @@ class Controller:
                 trial.status = TrialStatus.PENDING
                 self._restart.append(trial_id)
             return
+        if kind == "done" or (kind == "stopped" and pending != "PAUSE"):
+            self._void_fork(trial)
         if kind == "error":
             trial.error = info
             self._set_status(trial, TrialStatus.ERROR, error=info)

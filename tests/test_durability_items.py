@@ -1,0 +1,121 @@
+"""Regression tests written from the reproductions of issue 15 (one per item)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import raysweep as rs
+from raysweep.decisions import NEW, WAIT, Decision, Fork
+from raysweep.schedulers.base import Scheduler
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([ROOT, HERE, env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def _journal(path):
+    with open(os.path.join(path, "journal.jsonl"), encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+# -- item 1: fast reports, a checkpoint per report, the driver killed mid-sweep ------------
+FAST_DRIVER = textwrap.dedent("""
+    import os, signal, sys, time
+    import raysweep as rs
+
+    KILL_AT = int(sys.argv[3])
+
+    def objective(config):
+        state = rs.get_checkpoint() or {"it": 0}
+        for it in range(state["it"], 40):
+            time.sleep(0.0005)
+            rs.report({"loss": config["x"] + it, "own": it + 1}, checkpoint={"it": it + 1})
+
+    class Killer(rs.Callback):
+        def on_trial_result(self, trial, result):
+            if trial.trial_id == "00000" and result["training_iteration"] == KILL_AT and \\
+                    not os.path.exists(sys.argv[1] + ".killed"):
+                open(sys.argv[1] + ".killed", "w").close()
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=3, seed=1, name="fast",
+           storage_path=sys.argv[1], resume=True, executor="inline", verbose=0,
+           scheduler=sys.argv[2], callbacks=[Killer()])
+""")
+
+
+@pytest.mark.parametrize("scheduler,kill_at", [("fifo", 5), ("fifo", 20), ("asha", 20)])
+def test_no_report_is_lost_when_the_driver_dies_between_a_checkpoint_and_its_journal_line(
+        tmp_path, scheduler, kill_at):
+    script = tmp_path / "fast.py"
+    script.write_text(FAST_DRIVER)
+    storage = str(tmp_path / "r")
+    argv = [sys.executable, str(script), storage, scheduler, str(kill_at)]
+    first = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=300)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    second = subprocess.run(argv, env=_env(), capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr
+    history = rs.load(os.path.join(storage, "fast")).history()
+    for trial_id, rows in history.groupby("trial_id"):
+        iterations = list(rows.training_iteration)
+        assert iterations == list(range(1, len(iterations) + 1)), (trial_id, iterations)
+        assert list(rows.own) == iterations
+
+
+# -- item 2: a PBT-style fork from a checkpoint that is the end of training ---------------
+class _ForkFromTheFinished(Scheduler):
+    """Trial 00001 pauses at its first report and is forked from trial 00000's last
+    checkpoint (the end of its training)."""
+
+    name = "fork-from-finished"
+    pauses = True
+
+    def on_result(self, trial, result):
+        if trial.trial_id == "00001" and result["training_iteration"] == 1 and \
+                not trial.extra.get("forked"):
+            trial.extra["forked"] = True
+            return Decision.PAUSE
+        return Decision.CONTINUE
+
+    def next_launch(self, trials, *, exhausted):
+        paused = trials.get("00001")
+        if paused is not None and paused.status.value == "PAUSED":
+            return Fork("00001", "00000", {**trials["00000"].config, "lr": 0.123})
+        return WAIT if exhausted else NEW
+
+
+def _counting(config):
+    state = rs.get_checkpoint() or {"it": 0}
+    for it in range(state["it"], 3):
+        rs.report({"loss": -config["lr"] * (it + 1), "lr_used": config["lr"]},
+                  checkpoint={"it": it + 1})
+
+
+def test_a_fork_that_produces_nothing_keeps_the_config_that_made_the_result(storage):
+    results = rs.run(_counting, {"lr": rs.uniform(0.2, 0.9)}, num_samples=2, seed=3,
+                     scheduler=_ForkFromTheFinished(), executor="inline", verbose=0,
+                     storage_path=storage, name="pbt")
+    for loaded in (results, rs.load(results.path)):
+        trial = loaded["00001"]
+        assert trial.status.value == "TERMINATED"
+        assert trial.last_result["lr_used"] == trial.config["lr"] != 0.123
+        assert trial.last_result["training_iteration"] == 1
+        assert trial.parent_id is None
+        assert loaded.pbt_schedule("00001") == [
+            {"training_iteration": 0, "config": trial.config, "parent_id": None}]
+        assert list(loaded.history().query("trial_id == '00001'").training_iteration) == [1]
+    kinds = [e["e"] for e in _journal(results.path) if e.get("id") == "00001"]
+    assert kinds[-3:] == ["fork", "unfork", "s"]
