@@ -388,6 +388,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
 
     directory.lock()
     never_ran = False
+    _cleanup = _Ending()
     try:
         if priors and not existing:  # before the settings that make the directory a resumable
             _storage.atomic_write(os.path.join(path, _WARM_START_FILE), cloudpickle.dumps(priors))
@@ -438,26 +439,28 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         except BaseException:
             never_ran = not existing  # e.g. no Ray cluster answered: leave no empty experiment
             raise
-        interrupted = False
+        completed = False
         try:
             controller.run()
+            completed = True
         except KeyboardInterrupt as exc:
             reporter.close()  # give the terminal back before printing
-            interrupted = True
-            directory.append({"e": "session", "kind": "interrupted",
-                              "t": round(executor_obj.wall_time(), 3)})
-            directory.flush(sync=True)
             print(f"\n[raysweep] interrupted; state saved in {path}\n[raysweep] resume with "
                   f"raysweep.run(..., name={name!r}, storage_path={root!r}, resume=True) "
                   f"or raysweep.restore({path!r}, objective)", file=sys.stderr)
             _quiet_traceback(exc)
             raise
         finally:
-            reporter.close()
-            executor_obj.shutdown()
-            if not interrupted:
-                directory.append({"e": "session", "kind": "end",
-                                  "t": round(executor_obj.wall_time(), 3)})
+            # Every way a run ends leaves each trial final or resumable, never RUNNING; and
+            # the first error is the one raised: errors of the cleanup are attached to it.
+            if not completed:
+                _cleanup(controller.settle)
+            _cleanup(reporter.close)
+            _cleanup(executor_obj.shutdown)
+            _cleanup(directory.append, {
+                "e": "session", "kind": "end" if completed else "interrupted",
+                "t": round(executor_obj.wall_time(), 3)})
+            _cleanup(directory.flush, True)
             results = Results(controller.trials.values(), metric=metric, mode=mode, scope=scope,
                               path=path, settings=settings, schedules=controller.state.schedules)
             try:
@@ -465,17 +468,43 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
             except Exception as exc:  # noqa: BLE001 - the journal still has everything
                 logger.warning("raysweep: could not write results.csv: %s", exc)
     finally:
-        directory.close()
+        _cleanup(directory.close)
         for callback in callbacks:  # their files are closed even when the run raised
             if isinstance(callback, _FileLogger):
-                callback.close()
+                _cleanup(callback.close)
         if never_ran:
             shutil.rmtree(path, ignore_errors=True)
+        _cleanup.raise_first()
     for callback in callbacks:
         callback.on_experiment_end(results)
     _warn_unused_stop_keys(stop, results)
     _summarise(results, verbose)
     return results
+
+
+class _Ending:
+    """The cleanup steps of a run's end. The first error is the one the user sees: when the
+    run is already failing, an error of a cleanup step is attached to it (``add_note``)
+    instead of replacing it (a logger's ``OSError`` on a full disk used to hide the journal's
+    own message); otherwise the first such error is raised once every step has run."""
+
+    def __init__(self) -> None:
+        self.errors: list[Exception] = []
+
+    def __call__(self, step, *args: Any) -> None:
+        failing = sys.exc_info()[1]  # in a finally block: the error ending the run, if any
+        try:
+            step(*args)
+        except Exception as exc:  # noqa: BLE001 - see the class docstring
+            if failing is not None:
+                failing.add_note(f"raysweep: while ending the run, {type(exc).__name__}: "
+                                 f"{exc}")
+            else:
+                self.errors.append(exc)
+
+    def raise_first(self) -> None:
+        if self.errors and sys.exc_info()[1] is None:
+            raise self.errors[0]
 
 
 def _quiet_traceback(interrupt: KeyboardInterrupt) -> None:

@@ -119,3 +119,86 @@ def test_a_fork_that_produces_nothing_keeps_the_config_that_made_the_result(stor
         assert list(loaded.history().query("trial_id == '00001'").training_iteration) == [1]
     kinds = [e["e"] for e in _journal(results.path) if e.get("id") == "00001"]
     assert kinds[-3:] == ["fork", "unfork", "s"]
+
+
+# -- item 3: a fatal error leaves no trial RUNNING ---------------------------------------
+def _misspelled(config):
+    state = rs.get_checkpoint() or {"it": 0}
+    for it in range(state["it"], 3):
+        rs.report({"los": config["x"] + it}, checkpoint={"it": it + 1})
+
+
+def _right(config):
+    state = rs.get_checkpoint() or {"it": 0}
+    for it in range(state["it"], 3):
+        rs.report({"loss": config["x"] + it}, checkpoint={"it": it + 1})
+
+
+def test_a_fatal_error_leaves_every_trial_final_or_resumable(storage, capsys):
+    from raysweep.cli import main
+    from raysweep.errors import MissingMetric
+
+    args = dict(num_samples=4, seed=1, name="fatal", storage_path=storage, verbose=0)
+    three_workers = rs.Simulated(workers=3, curve=lambda config, it: (1.0 + config["x"],
+                                                                      {"los": it}),
+                                 max_iterations=3)
+    with pytest.raises(MissingMetric):  # the first report lacks the metric: 3 trials run
+        rs.run(_misspelled, {"x": rs.uniform(0, 1)}, executor=three_workers, **args)
+    path = os.path.join(storage, "fatal")
+    statuses = list(rs.load(path).dataframe().status)
+    assert "RUNNING" not in statuses and statuses.count("PENDING") >= 2, statuses
+    assert main(["ls", storage]) == 0
+    row = capsys.readouterr().out.splitlines()[1]
+    assert "running" not in row and "pending" in row and "interrupted" in row
+    results = rs.run(_right, {"x": rs.uniform(0, 1)}, resume=True, executor="inline", **args)
+    assert len(results) == 4 and "PENDING" not in set(results.dataframe().status)
+    assert not set(results.dataframe().status) - {"TERMINATED", "ERROR"}
+
+
+# -- item 5: the journal's own error is the one raised, not a logger's --------------------
+FULL_DISK_DRIVER = textwrap.dedent("""
+    import os, resource, signal, sys
+    import raysweep as rs
+
+    def objective(config):
+        for step in range(5):
+            rs.report({"loss": config["x"] + step}, checkpoint={"step": step + 1})
+
+    storage, num_samples, room = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    if room:  # every file may grow to the journal's size + room: the disk is full
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        limit = os.path.getsize(os.path.join(storage, "exp", "journal.jsonl")) + room
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+    class FullDiskLogger(rs.callbacks.JSONLLogger):  # its last write fails as on a full disk
+        def close(self):
+            super().close()
+            if room:
+                raise OSError(28, "No space left on device")
+
+    rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=num_samples, seed=3, name="exp",
+           storage_path=storage, executor="inline", verbose=0, resume=True,
+           callbacks=[FullDiskLogger(os.path.join(storage, "extra"))])
+""")
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs RLIMIT_FSIZE")
+def test_a_full_disk_reports_the_journals_error_first(storage, tmp_path):
+    script = tmp_path / "driver.py"
+    script.write_text(FULL_DISK_DRIVER)
+
+    def drive(num_samples, room):
+        return subprocess.run([sys.executable, str(script), storage, str(num_samples),
+                               str(room)], capture_output=True, text=True, timeout=120)
+
+    assert drive(6, 0).returncode == 0
+    failed = drive(30, 2500)
+    assert failed.returncode != 0
+    last = [line for line in failed.stderr.splitlines() if line.strip()]
+    raised = next(line for line in reversed(last) if line.startswith("OSError"))
+    journal = os.path.join(storage, "exp", "journal.jsonl")
+    assert raised.startswith("OSError") and f"could not write '{journal}'" in raised, \
+        failed.stderr[-3000:]
+    assert "while ending the run, OSError: [Errno 28] No space left" in failed.stderr
+    assert drive(30, 0).returncode == 0
+    frame = rs.load(os.path.join(storage, "exp")).dataframe()
+    assert len(frame) == 30 and set(frame.status) == {"TERMINATED"}

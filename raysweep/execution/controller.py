@@ -134,7 +134,8 @@ class Controller:
                 if trial.status is TrialStatus.RUNNING:
                     decided[trial_id] = self.scheduler.on_result(trial, result)
                 continue
-            decided.pop(trial_id, None)
+            if not (kind == "s" and event.get("s") == "PENDING"):  # (settle keeps them)
+                decided.pop(trial_id, None)
             if kind == "unfork":
                 self._fork_undo.pop(trial_id, None)
                 self.state.apply(event)
@@ -723,6 +724,16 @@ class Controller:
                         self._on_lost(event[1], event[2], False)
                     else:
                         self._handle(event)
+
+    def settle(self) -> None:
+        """The run is ending early (a fatal error, ``fail_fast``, Ctrl-C, a full disk): every
+        trial that is not final is journaled PENDING, which ``rs.load`` and ``raysweep ls``
+        show as waiting to run (a resume restarts it from its last journaled checkpoint),
+        never RUNNING. Replay treats a PENDING status like a RUNNING trial's."""
+        for trial in self.trials.values():
+            if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
+                self._set_status(trial, TrialStatus.PENDING)
+        self._flush(sync=True)
 
     def _finish_paused(self) -> None:
         for trial in self.trials.values():
