@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import sys
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,7 +153,8 @@ def _check_stop(stop: Any) -> None:
 
 
 def _check_name(name: Any) -> None:
-    """An experiment name is one directory below storage_path."""
+    """An experiment name is one directory below storage_path, printed by ``raysweep ls``:
+    no separators, no control characters (escape sequences would reach the terminal)."""
     if name is None:
         return
     separators = [sep for sep in (os.sep, os.altsep) if sep]
@@ -160,6 +162,9 @@ def _check_name(name: Any) -> None:
             any(sep in name for sep in separators):
         raise ValueError(f"name must be a non-empty string without {os.sep!r} (and not '.' or "
                          f"'..'), got {name!r}")
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+        raise ValueError(f"name must not contain control characters (escape sequences, "
+                         f"newlines, tabs), got {name!r}")
 
 
 def _check_storage_path(root: str) -> None:
@@ -326,6 +331,14 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         raise ValueError(f"name={name!r}: {path!r} is a file, not an experiment directory")
     directory = _storage.ExperimentDir(path)
     existing = _storage.is_experiment_dir(path)
+    journal_file = os.path.join(path, _storage.JOURNAL_FILE)
+    if not existing and os.path.isfile(journal_file) and os.path.getsize(journal_file) > 0:
+        raise ValueError(
+            f"name={name!r}: {path!r} holds a journal ({_storage.JOURNAL_FILE}, "
+            f"{os.path.getsize(journal_file)} bytes) but no {_storage.EXPERIMENT_FILE}, so its "
+            "settings are lost and a new run would mix two experiments in one journal; put "
+            f"back its {_storage.EXPERIMENT_FILE}, or move the directory aside, or choose "
+            "another name")
     owner = _storage.running_driver(path) if existing else None
     if owner is not None:  # before any other check: nothing else is the problem
         raise ExperimentLocked(f"experiment {path!r} already exists: it is already being run "
@@ -392,7 +405,8 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     try:
         if priors and not existing:  # before the settings that make the directory a resumable
             _storage.atomic_write(os.path.join(path, _WARM_START_FILE), cloudpickle.dumps(priors))
-        directory.write_settings(settings)
+        # run_args first: experiment.json is what makes the directory an experiment, and
+        # rs.restore needs both (a driver killed between the two leaves no half)
         try:
             _storage.atomic_write(os.path.join(path, _RUN_ARGS_FILE), cloudpickle.dumps({
                 "space": space, "search": searcher_template, "scheduler": scheduler_template,
@@ -403,6 +417,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         except Exception as exc:  # noqa: BLE001 - restore() then needs the arguments again
             logger.debug("raysweep: run arguments not picklable (%s); rs.restore() will need "
                          "them passed again", exc)
+        directory.write_settings(settings)
         events = list(_storage.read_journal(path)) if existing else []
         if events:
             extended = stored is not None and searcher_obj.supports_grid and \

@@ -38,7 +38,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from raysweep.errors import CorruptJournal, ExperimentLocked
+from raysweep.errors import ExperimentLocked
 
 EXPERIMENT_FILE = "experiment.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -184,29 +184,17 @@ def read_settings(path: str) -> dict[str, Any]:
 
 
 def read_journal(path: str) -> Iterator[dict[str, Any]]:
-    """Yield journal events. A torn last line is ignored; a bad line elsewhere is an error."""
+    """Yield journal events (decoded by ``raysweep.journal``, the one decoder). A torn last
+    line is ignored; a bad line elsewhere, or any line that is JSON but not a valid event,
+    is ``CorruptJournal`` naming the file and line."""
+    from raysweep import journal  # noqa: PLC0415 - journal imports errors only
+
     file = os.path.join(path, JOURNAL_FILE)
     if not os.path.exists(file):
-        return
+        return iter(())
     with open(file, "rb") as handle:
         data = handle.read()
-    lines = data.split(b"\n")
-    last = len(lines) - 1
-    loads = json.loads
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            event = loads(line)
-            if not isinstance(event, dict) or "e" not in event:
-                raise ValueError("not a journal event object")
-        except ValueError as exc:
-            if number == last:  # torn write at the end: the event never happened
-                return
-            raise CorruptJournal(
-                f"{file}: line {number + 1} is not a valid journal event ({exc}); the journal "
-                "is corrupt. Move the experiment aside or repair that line.") from None
-        yield event
+    return iter(journal.decode_all(data, file))
 
 
 def running_driver(path: str) -> str | None:

@@ -202,3 +202,98 @@ def test_a_full_disk_reports_the_journals_error_first(storage, tmp_path):
     assert drive(30, 0).returncode == 0
     frame = rs.load(os.path.join(storage, "exp")).dataframe()
     assert len(frame) == 30 and set(frame.status) == {"TERMINATED"}
+
+
+def _quick(config):
+    state = rs.get_checkpoint() or {"it": 0}
+    for it in range(state["it"], 2):
+        rs.report({"loss": config["x"] + it}, checkpoint={"it": it + 1})
+
+
+def _quick_run(storage, **kwargs):
+    args = dict(num_samples=2, seed=1, name="exp", storage_path=storage, executor="inline",
+                verbose=0)
+    args.update(kwargs)
+    return rs.run(_quick, {"x": rs.uniform(0, 1)}, **args)
+
+
+# -- item 4: a journal without its settings is refused ------------------------------------
+def test_a_journal_without_experiment_json_is_refused(storage):
+    results = _quick_run(storage)
+    os.remove(os.path.join(results.path, "experiment.json"))
+    before = open(os.path.join(results.path, "journal.jsonl"), "rb").read()
+    for resume in (False, True):
+        with pytest.raises(ValueError, match=r"holds a journal .* but no experiment.json.*"
+                                             r"move the directory aside"):
+            _quick_run(storage, seed=5, resume=resume)
+    assert open(os.path.join(results.path, "journal.jsonl"), "rb").read() == before
+
+
+# -- item 6: every malformed journal line is CorruptJournal naming file and line ----------
+@pytest.mark.parametrize("line", [
+    '{"e":"r","id":"00001","r":"oops"}', '{"e":"new","id":3,"c":{}}', '[1, 2]',
+    '{"e":"s","id":"00000","s":"DONE"}', '{"e":"fork","id":"00000","p":"00001","c":{},"i":"x"}',
+    '{"e":"r","id":"00001","r":{"training_iteration":"2"}}', 'not json at all'])
+@pytest.mark.parametrize("where", ["middle", "last"])
+def test_a_malformed_journal_line_is_corrupt_journal_from_every_reader(storage, capsys, line,
+                                                                       where):
+    from raysweep.cli import main
+    from raysweep.errors import CorruptJournal
+
+    results = _quick_run(storage)
+    journal = os.path.join(results.path, "journal.jsonl")
+    lines = open(journal, encoding="utf-8").read().splitlines()
+    at = 3 if where == "middle" else len(lines)
+    lines.insert(at, line)
+    torn = where == "last" and line == "not json at all"  # no newline: a torn last write
+    with open(journal, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + ("" if torn else "\n"))
+    if torn:  # the event never happened
+        assert len(rs.load(results.path)) == 2
+        return
+    expected = rf"{journal}: line {at + 1} is not a valid journal event"
+    with pytest.raises(CorruptJournal, match=expected):
+        rs.load(results.path)
+    with pytest.raises(CorruptJournal, match=expected):
+        _quick_run(storage, resume=True)
+    with pytest.raises(CorruptJournal, match=expected):
+        rs.restore(results.path, _quick, executor="inline", verbose=0)
+    assert main(["show", results.path]) != 0
+    assert f"line {at + 1} is not a valid journal event" in capsys.readouterr().err
+
+
+# -- item 8: control characters in names ---------------------------------------------------
+def test_names_with_control_characters_are_refused_and_printed_escaped(storage, capsys):
+    from raysweep.cli import main
+
+    evil = "ok\x1b[2J\x1b]0;title\x07"
+    with pytest.raises(ValueError, match="name must not contain control characters"):
+        _quick_run(storage, name=evil)
+    results = _quick_run(storage, name="fine")
+    os.rename(results.path, os.path.join(storage, evil))  # made on disk by other means
+    assert main(["ls", storage]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "ok\\x1b[2J\\x1b]0;title\\x07" in out
+
+
+# -- item 9: every file follows the umask ---------------------------------------------------
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_every_file_of_an_experiment_follows_the_umask(storage, umask):
+    from raysweep.cli import main
+
+    previous = os.umask(umask)
+    try:
+        results = _quick_run(storage)
+        assert main(["export", results.path, "--out", os.path.join(storage, "t.csv")]) == 0
+        assert main(["export", results.path, "--out", os.path.join(storage, "t.json")]) == 0
+    finally:
+        os.umask(previous)
+    modes = {}
+    for directory, _, files in os.walk(storage):
+        for name in files:
+            if name != ".lock":
+                file = os.path.join(directory, name)
+                modes[os.path.relpath(file, storage)] = os.stat(file).st_mode & 0o777
+    assert {"exp/journal.jsonl", "exp/experiment.json", "exp/results.csv", "exp/progress.csv",
+            "exp/run_args.pkl", "exp/progress.jsonl", "t.csv", "t.json"} <= set(modes)
+    assert set(modes.values()) == {0o666 & ~umask}, modes
