@@ -451,8 +451,13 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         directory.append({"e": "session", "kind": "start", "t": round(executor_obj.wall_time(), 3)})
         try:
             executor_obj.setup(objective, metric=metric, mode=mode, stop=stop)
-        except BaseException:
+        except BaseException as exc:
             never_ran = not existing  # e.g. no Ray cluster answered: leave no empty experiment
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C while the workers were starting
+                print("\n[raysweep] interrupted while starting the workers: no trial ran, "
+                      + ("nothing was saved (the experiment was not created)" if never_ran
+                         else f"the experiment in {path} is as it was"), file=sys.stderr)
+                _quiet_traceback(exc)
             raise
         completed = False
         try:

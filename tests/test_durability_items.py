@@ -297,3 +297,32 @@ def test_every_file_of_an_experiment_follows_the_umask(storage, umask):
     assert {"exp/journal.jsonl", "exp/experiment.json", "exp/results.csv", "exp/progress.csv",
             "exp/run_args.pkl", "exp/progress.jsonl", "t.csv", "t.json"} <= set(modes)
     assert set(modes.values()) == {0o666 & ~umask}, modes
+
+
+# -- item 7: Ctrl-C while the workers start --------------------------------------------------
+SLOW_START_DRIVER = textwrap.dedent("""
+    import os, signal, sys, threading, time
+    import raysweep as rs
+    from raysweep.execution.inline import InlineExecutor
+
+    class SlowStart(InlineExecutor):  # workers that take a while to come up: Ctrl-C then
+        def setup(self, *args, **kwargs):
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+            time.sleep(30)
+            super().setup(*args, **kwargs)
+
+    rs.run(lambda config: config["x"], {"x": rs.uniform(0, 1)}, num_samples=2, name="slow",
+           storage_path=sys.argv[1], executor=SlowStart(), verbose=0)
+""")
+
+
+def test_ctrl_c_while_the_workers_start_says_nothing_was_saved(tmp_path):
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_START_DRIVER)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "r")], env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode in (130, -signal.SIGINT), (done.returncode, done.stderr)
+    assert "no trial ran, nothing was saved" in done.stderr
+    assert "Traceback" not in done.stderr and "state saved" not in done.stderr
+    assert not os.path.exists(tmp_path / "r" / "slow")
+
