@@ -172,13 +172,24 @@ def _check_storage_path(root: str) -> None:
         raise ValueError(f"storage_path must be a directory, got {root!r}, which is a file")
 
 
-def _make_executor(executor: Any, resources, max_concurrent, address) -> Executor:
+def _learns(searcher: Any) -> bool:
+    """Whether ``searcher``'s next proposals depend on the results it observes (TPE, GP,
+    BOHB's KDE...), unlike random, grid and Sobol search."""
+    from raysweep.search.base import Searcher  # noqa: PLC0415
+
+    kind = type(searcher)
+    return kind.observe is not Searcher.observe or kind._observe is not Searcher._observe
+
+
+def _make_executor(executor: Any, resources, max_concurrent, address,
+                   prequeue: bool = True) -> Executor:
     if isinstance(executor, Executor):
         return executor
     if executor == "ray":
         from raysweep.execution.ray_executor import RayExecutor  # noqa: PLC0415
 
-        return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address)
+        return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address,
+                           prequeue=prequeue)
     if executor == "inline":
         return InlineExecutor()
     raise ValueError(f"executor must be 'ray', 'inline' or an Executor instance, got "
@@ -397,7 +408,10 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     for config, result in priors:
         searcher_obj.add_evaluated(config, result)
     scheduler_obj.setup(metric, mode, scheduler_seed)
-    executor_obj = _make_executor(executor, resources, max_concurrent, address)
+    # max_concurrent bounds the trials a learning searcher has proposed and not yet seen
+    # finish: no trial is queued ahead on a worker for it (random/grid/Sobol keep queueing)
+    executor_obj = _make_executor(executor, resources, max_concurrent, address,
+                                  prequeue=max_concurrent is None or not _learns(searcher_obj))
 
     directory.lock()
     never_ran = False

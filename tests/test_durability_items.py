@@ -326,3 +326,27 @@ def test_ctrl_c_while_the_workers_start_says_nothing_was_saved(tmp_path):
     assert "Traceback" not in done.stderr and "state saved" not in done.stderr
     assert not os.path.exists(tmp_path / "r" / "slow")
 
+
+
+# -- item 10: max_concurrent=1 is one at a time for a learning searcher --------------------
+def _instant(config):
+    return (config["x"] - 0.3) ** 2 + config["y"]
+
+
+@pytest.mark.ray
+def test_max_concurrent_one_is_one_at_a_time_and_the_seed_gives_the_same_configs(
+        ray_session, storage):
+    configs = []
+    for run in range(2):
+        results = rs.run(_instant, {"x": rs.uniform(0, 1), "y": rs.uniform(0, 1)},
+                         search="tpe", seed=3, max_concurrent=1, num_samples=16, verbose=0,
+                         storage_path=storage, name=f"tpe{run}")
+        unfinished = 0
+        for event in _journal(results.path):
+            if event["e"] == "new":
+                assert unfinished == 0, "a trial was proposed while another was unfinished"
+                unfinished += 1
+            elif event["e"] == "s" and event["s"] in ("TERMINATED", "ERROR"):
+                unfinished -= 1
+        configs.append([t.config for t in results.trials])
+    assert configs[0] == configs[1]
