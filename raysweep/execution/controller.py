@@ -102,6 +102,13 @@ class Controller:
             kind = event["e"]
             trial_id = event.get("id")
             if kind == "r" and number in final_segment:
+                # run again after the restore, but the searcher saw it live before the later
+                # suggestions: it sees it here too, so they are proposed again as journaled
+                # (searchers keep one value per trial and budget; the re-run's is the same)
+                result = dict(event["r"])
+                result["trial_id"] = trial_id
+                if trial_id in self.trials:
+                    self.searcher.observe(trial_id, result, final=False)
                 continue
             if kind == "new":
                 launch = self.scheduler.next_launch(self.trials, exhausted=self._exhausted())
