@@ -301,6 +301,12 @@ class ExperimentDir:
                 self._lock_handle = None
 
     # -- journal --------------------------------------------------------------------------
+    @property
+    def journal_ok(self) -> bool:
+        """Whether every event appended so far can still reach the journal (it is open and no
+        write failed): only then may checkpoints the journal no longer needs be deleted."""
+        return self._journal is not None and self._broken is None
+
     def append(self, event: dict[str, Any]) -> None:
         self._buffer.append(dumps(event))
 

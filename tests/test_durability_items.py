@@ -200,8 +200,11 @@ def test_a_full_disk_reports_the_journals_error_first(storage, tmp_path):
         failed.stderr[-3000:]
     assert "while ending the run, OSError: [Errno 28] No space left" in failed.stderr
     assert drive(30, 0).returncode == 0
-    frame = rs.load(os.path.join(storage, "exp")).dataframe()
+    results = rs.load(os.path.join(storage, "exp"))
+    frame = results.dataframe()
     assert len(frame) == 30 and set(frame.status) == {"TERMINATED"}
+    for trial_id, rows in results.history().groupby("trial_id"):  # no checkpoint deleted
+        assert list(rows.training_iteration) == [1, 2, 3, 4, 5], trial_id  # past the failure
 
 
 def _quick(config):

@@ -770,7 +770,7 @@ class Controller:
             return
         doomed = self._doomed
         self.storage.flush(sync=sync or bool(doomed))
-        if doomed:
+        if doomed and self.storage.journal_ok:  # (a failed write keeps every checkpoint)
             self._doomed = []
             for trial_id, iteration in doomed:
                 if iteration not in self._checkpoints.get(trial_id, ()):  # not re-saved since
