@@ -12,7 +12,7 @@ Children are forked from this process (imports are paid once, by the uninterrupt
 gives the baseline); they use the inline executor.
 Run it directly for the long version::
 
-    python tests/crashpoints.py --long          # every scheduler, bigger sweeps, torn writes
+    python tests/crashpoints.py --long          # bigger sweeps, torn writes, killed resumes
     python tests/crashpoints.py fifo asha       # chosen schedulers, the CI sizes
 """
 
@@ -133,6 +133,7 @@ class Harness:
         self.long = long
         self.torn = torn
         self.executor = executor
+        self.double = False  # also kill the first resume (``--double``)
         self.args = sweep_args(scheduler, long)
         if executor == "simulated":  # 3 workers: trials interleave, at virtual speed
             self.args["num_samples"] += 3
@@ -190,6 +191,14 @@ class Harness:
             self._check_prefix(path, where)
             self.killed_configs = _new_configs(path) if os.path.isfile(
                 os.path.join(path, storage.JOURNAL_FILE)) else {}
+            if self.double:  # the resume is killed too, at a point of its own
+                kind, detail = _in_child(k * 7 % 13 + 1, self._resume(path, k % 2 == 1))
+                if kind == "error":
+                    self.violations.append(f"{where}: the killed resume failed: {detail}")
+                    continue
+                if kind == "killed":
+                    self.tried += 1
+                    self._check_prefix(path, where + " (2nd kill)")
             kind, detail = _in_child(None, self._resume(path, use_restore=k % 2 == 0))
             if kind != "ok":
                 self.violations.append(f"{where}: resume failed: {detail}")
@@ -318,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("schedulers", nargs="*", default=list(SCHEDULERS))
     parser.add_argument("--long", action="store_true", help="bigger sweeps, torn writes too")
     parser.add_argument("--executor", choices=("inline", "simulated", "both"), default="both")
+    parser.add_argument("--double", action="store_true",
+                        help="also kill the first resume, at a crash point of its own")
     parser.add_argument("--max-points", type=int, default=None)
     parser.add_argument("--keep", action="store_true", help="keep the experiment directories")
     options = parser.parse_args(argv)
@@ -332,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                     where = os.path.join(root, executor, "torn" if torn else "clean")
                     harness = Harness(name, where, long=options.long, torn=torn,
                                       executor=executor)
+                    harness.double = options.double or options.long
                     harness.run(options.max_points)
                     tried += harness.tried
                     violations += harness.violations
