@@ -2,11 +2,12 @@
 
 Two commands:
 
-    python examples/resume.py --fresh --interrupt-after 8   # start; stops itself after ~8 s
+    python examples/resume.py --fresh --interrupt-after 8   # start; stops itself 8 s in
     python examples/resume.py                               # resume and finish
 
-The first command is interrupted the way Ctrl-C would do it (press Ctrl-C instead of passing
-``--interrupt-after`` if you like): raysweep saves the state and exits. The second command runs
+The first command is interrupted the way Ctrl-C would do it, 8 s after its first trial started
+(press Ctrl-C instead of passing ``--interrupt-after`` if you like): raysweep saves the state
+and the script exits with status 130. The second command runs
 the same ``rs.run(..., name="resume_demo", resume=True)``: finished trials are kept as they
 are, unfinished ones continue from their last checkpoint, and the total number of trials
 comes out exactly as asked. ``--fresh`` deletes an earlier ``resume_demo`` experiment first.
@@ -56,6 +57,22 @@ def train(config):
                   checkpoint={"model": model, "epoch": epoch + 1})
 
 
+class InterruptLater(rs.Callback):
+    """Sends the process a SIGINT (what Ctrl-C does) ``seconds`` after the first trial
+    starts: the clock starts with the sweep, so a slow start (Ray on a busy machine) does
+    not interrupt it before anything ran."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.timer: threading.Timer | None = None
+
+    def on_trial_start(self, trial) -> None:
+        if self.timer is None:
+            self.timer = threading.Timer(self.seconds, os.kill, (os.getpid(), signal.SIGINT))
+            self.timer.daemon = True
+            self.timer.start()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fresh", action="store_true",
@@ -69,18 +86,19 @@ def main() -> None:
         shutil.rmtree(path)
     if os.path.exists(path):
         print(f"resuming the experiment in {path}")
-    if args.interrupt_after:
-        timer = threading.Timer(args.interrupt_after, os.kill, (os.getpid(), signal.SIGINT))
-        timer.daemon = True
-        timer.start()
+    callbacks = [InterruptLater(args.interrupt_after)] if args.interrupt_after else []
 
     space = {"alpha": rs.loguniform(1e-6, 1e-2), "eta0": rs.loguniform(1e-3, 1.0)}
     try:
         results = rs.run(train, space, metric="accuracy", mode="max", num_samples=12, seed=0,
-                         storage_path=STORAGE, name=NAME, resume=True)
+                         storage_path=STORAGE, name=NAME, resume=True, callbacks=callbacks)
     except KeyboardInterrupt:
-        print(f"interrupted; the state is saved in {path}. Resume with:\n"
-              f"    python {sys.argv[0]}")
+        if os.path.isfile(os.path.join(path, "experiment.json")):
+            print(f"interrupted; the state is saved in {path}. Resume with:\n"
+                  f"    python {sys.argv[0]}")
+        else:
+            print("interrupted before the sweep started: nothing was saved; run the same "
+                  "command again")
         sys.exit(130)
 
     frame = results.dataframe()

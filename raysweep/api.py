@@ -11,6 +11,7 @@ import os
 import secrets
 import shutil
 import sys
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -152,7 +153,8 @@ def _check_stop(stop: Any) -> None:
 
 
 def _check_name(name: Any) -> None:
-    """An experiment name is one directory below storage_path."""
+    """An experiment name is one directory below storage_path, printed by ``raysweep ls``:
+    no separators, no control characters (escape sequences would reach the terminal)."""
     if name is None:
         return
     separators = [sep for sep in (os.sep, os.altsep) if sep]
@@ -160,6 +162,9 @@ def _check_name(name: Any) -> None:
             any(sep in name for sep in separators):
         raise ValueError(f"name must be a non-empty string without {os.sep!r} (and not '.' or "
                          f"'..'), got {name!r}")
+    if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in name):
+        raise ValueError(f"name must not contain control characters (escape sequences, "
+                         f"newlines, tabs), got {name!r}")
 
 
 def _check_storage_path(root: str) -> None:
@@ -167,8 +172,17 @@ def _check_storage_path(root: str) -> None:
         raise ValueError(f"storage_path must be a directory, got {root!r}, which is a file")
 
 
+def _learns(searcher: Any) -> bool:
+    """Whether ``searcher``'s next proposals depend on the results it observes (TPE, GP,
+    BOHB's KDE...), unlike random, grid and Sobol search."""
+    from raysweep.search.base import Searcher  # noqa: PLC0415
+
+    kind = type(searcher)
+    return kind.observe is not Searcher.observe or kind._observe is not Searcher._observe
+
+
 def _make_executor(executor: Any, resources, max_concurrent, address,
-                   verbose: int = 1) -> Executor:
+                   verbose: int = 1, prequeue: bool = True) -> Executor:
     if isinstance(executor, Executor):
         return executor
     if executor == "ray":
@@ -177,7 +191,7 @@ def _make_executor(executor: Any, resources, max_concurrent, address,
         from raysweep.execution.ray_executor import RayExecutor  # noqa: PLC0415
 
         return RayExecutor(resources=resources, max_concurrent=max_concurrent, address=address,
-                           verbose=verbose)
+                           verbose=verbose, prequeue=prequeue)
     if executor == "inline":
         return InlineExecutor()
     raise ValueError(f"executor must be 'ray', 'inline' or an Executor instance, got "
@@ -330,6 +344,14 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         raise ValueError(f"name={name!r}: {path!r} is a file, not an experiment directory")
     directory = _storage.ExperimentDir(path)
     existing = _storage.is_experiment_dir(path)
+    journal_file = os.path.join(path, _storage.JOURNAL_FILE)
+    if not existing and os.path.isfile(journal_file) and os.path.getsize(journal_file) > 0:
+        raise ValueError(
+            f"name={name!r}: {path!r} holds a journal ({_storage.JOURNAL_FILE}, "
+            f"{os.path.getsize(journal_file)} bytes) but no {_storage.EXPERIMENT_FILE}, so its "
+            "settings are lost and a new run would mix two experiments in one journal; put "
+            f"back its {_storage.EXPERIMENT_FILE}, or move the directory aside, or choose "
+            "another name")
     owner = _storage.running_driver(path) if existing else None
     if owner is not None:  # before any other check: nothing else is the problem
         raise ExperimentLocked(f"experiment {path!r} already exists: it is already being run "
@@ -388,14 +410,19 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     for config, result in priors:
         searcher_obj.add_evaluated(config, result)
     scheduler_obj.setup(metric, mode, scheduler_seed)
-    executor_obj = _make_executor(executor, resources, max_concurrent, address, verbose)
+    # max_concurrent bounds the trials a learning searcher has proposed and not yet seen
+    # finish: no trial is queued ahead on a worker for it (random/grid/Sobol keep queueing)
+    executor_obj = _make_executor(executor, resources, max_concurrent, address, verbose,
+                                  prequeue=max_concurrent is None or not _learns(searcher_obj))
 
     directory.lock()
     never_ran = False
+    _cleanup = _Ending()
     try:
         if priors and not existing:  # before the settings that make the directory a resumable
             _storage.atomic_write(os.path.join(path, _WARM_START_FILE), cloudpickle.dumps(priors))
-        directory.write_settings(settings)
+        # run_args first: experiment.json is what makes the directory an experiment, and
+        # rs.restore needs both (a driver killed between the two leaves no half)
         try:
             _storage.atomic_write(os.path.join(path, _RUN_ARGS_FILE), cloudpickle.dumps({
                 "space": space, "search": searcher_template, "scheduler": scheduler_template,
@@ -406,6 +433,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         except Exception as exc:  # noqa: BLE001 - restore() then needs the arguments again
             logger.debug("raysweep: run arguments not picklable (%s); rs.restore() will need "
                          "them passed again", exc)
+        directory.write_settings(settings)
         events = list(_storage.read_journal(path)) if existing else []
         if events:
             extended = stored is not None and searcher_obj.supports_grid and \
@@ -439,29 +467,36 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         directory.append({"e": "session", "kind": "start", "t": round(executor_obj.wall_time(), 3)})
         try:
             executor_obj.setup(objective, metric=metric, mode=mode, stop=stop)
-        except BaseException:
+        except BaseException as exc:
             never_ran = not existing  # e.g. no Ray cluster answered: leave no empty experiment
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C while the workers were starting
+                print("\n[raysweep] interrupted while starting the workers: no trial ran, "
+                      + ("nothing was saved (the experiment was not created)" if never_ran
+                         else f"the experiment in {path} is as it was"), file=sys.stderr)
+                _quiet_traceback(exc)
             raise
-        interrupted = False
+        completed = False
         try:
             controller.run()
+            completed = True
         except KeyboardInterrupt as exc:
             reporter.close()  # give the terminal back before printing
-            interrupted = True
-            directory.append({"e": "session", "kind": "interrupted",
-                              "t": round(executor_obj.wall_time(), 3)})
-            directory.flush(sync=True)
             print(f"\n[raysweep] interrupted; state saved in {path}\n[raysweep] resume with "
                   f"raysweep.run(..., name={name!r}, storage_path={root!r}, resume=True) "
                   f"or raysweep.restore({path!r}, objective)", file=sys.stderr)
             _quiet_traceback(exc)
             raise
         finally:
-            reporter.close()
-            executor_obj.shutdown()
-            if not interrupted:
-                directory.append({"e": "session", "kind": "end",
-                                  "t": round(executor_obj.wall_time(), 3)})
+            # Every way a run ends leaves each trial final or resumable, never RUNNING; and
+            # the first error is the one raised: errors of the cleanup are attached to it.
+            if not completed:
+                _cleanup(controller.settle)
+            _cleanup(reporter.close)
+            _cleanup(executor_obj.shutdown)
+            _cleanup(directory.append, {
+                "e": "session", "kind": "end" if completed else "interrupted",
+                "t": round(executor_obj.wall_time(), 3)})
+            _cleanup(directory.flush, True)
             results = Results(controller.trials.values(), metric=metric, mode=mode, scope=scope,
                               path=path, settings=settings, schedules=controller.state.schedules)
             try:
@@ -469,17 +504,43 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
             except Exception as exc:  # noqa: BLE001 - the journal still has everything
                 logger.warning("raysweep: could not write results.csv: %s", exc)
     finally:
-        directory.close()
+        _cleanup(directory.close)
         for callback in callbacks:  # their files are closed even when the run raised
             if isinstance(callback, _FileLogger):
-                callback.close()
+                _cleanup(callback.close)
         if never_ran:
             shutil.rmtree(path, ignore_errors=True)
+        _cleanup.raise_first()
     for callback in callbacks:
         callback.on_experiment_end(results)
     _warn_unused_stop_keys(stop, results)
     _summarise(results, verbose)
     return results
+
+
+class _Ending:
+    """The cleanup steps of a run's end. The first error is the one the user sees: when the
+    run is already failing, an error of a cleanup step is attached to it (``add_note``)
+    instead of replacing it (a logger's ``OSError`` on a full disk used to hide the journal's
+    own message); otherwise the first such error is raised once every step has run."""
+
+    def __init__(self) -> None:
+        self.errors: list[Exception] = []
+
+    def __call__(self, step, *args: Any) -> None:
+        failing = sys.exc_info()[1]  # in a finally block: the error ending the run, if any
+        try:
+            step(*args)
+        except Exception as exc:  # noqa: BLE001 - see the class docstring
+            if failing is not None:
+                failing.add_note(f"raysweep: while ending the run, {type(exc).__name__}: "
+                                 f"{exc}")
+            else:
+                self.errors.append(exc)
+
+    def raise_first(self) -> None:
+        if self.errors and sys.exc_info()[1] is None:
+            raise self.errors[0]
 
 
 def _quiet_traceback(interrupt: KeyboardInterrupt) -> None:

@@ -193,12 +193,23 @@ def _driver_state(path: str, tail: dict[str, Any] | None) -> str:
     return "unfinished"
 
 
+def _escape(text: str, keep_newlines: bool = False) -> str:
+    """``text`` read from disk (names, errors, values), safe for a terminal: control
+    characters (escape sequences, carriage returns, bidi marks) are shown as ``\\x1b`` etc.
+    instead of acting on the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() or (char == "\n" and keep_newlines)
+                   else repr(char)[1:-1] for char in text)
+
+
 def _print_table(rows: list[dict[str, Any]], out) -> None:
     columns = list(rows[0])
-    widths = {c: max(len(c), *(len(str(r[c])) for r in rows)) for c in columns}
+    cells = [{c: _escape(str(r[c])) for c in columns} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip(), file=out)
-    for row in rows:
-        print("  ".join(str(row[c]).ljust(widths[c]) for c in columns).rstrip(), file=out)
+    for row in cells:
+        print("  ".join(row[c].ljust(widths[c]) for c in columns).rstrip(), file=out)
 
 
 # ------------------------------------------------------------------------------ commands
@@ -245,12 +256,13 @@ def cmd_show(args: argparse.Namespace) -> int:
                                  columns=columns)
         except KeyError as exc:
             raise CommandError(exc.args[0]) from None
-    print(_present.summary(results, n=0))
+    print(_escape(_present.summary(results, n=0), keep_newlines=True))
     if table is not None:
         direction = "ascending" if table.attrs.get("ascending", True) else "descending"
-        print(f"\ntop {len(table)} of {len(results)} by {table.attrs.get('sort')} "
-              f"({direction}):")
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.6g}", na_rep="-"))
+        print(_escape(f"\ntop {len(table)} of {len(results)} by {table.attrs.get('sort')} "
+                      f"({direction}):", keep_newlines=True))
+        print(_escape(table.to_string(index=False, float_format=lambda v: f"{v:.6g}",
+                                      na_rep="-"), keep_newlines=True))
     return 0
 
 
@@ -478,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except CommandError as exc:
-        print(f"raysweep: error: {exc}", file=sys.stderr)
+        print(f"raysweep: error: {_escape(str(exc), keep_newlines=True)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # `raysweep export ... | head`
         try:

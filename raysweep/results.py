@@ -124,6 +124,21 @@ class JournalState:
             trial.status = TrialStatus.RUNNING
             schedule.append({"training_iteration": event["i"], "config": event["c"],
                              "parent_id": event["p"]})
+        elif kind == "unfork":
+            # The fork produced nothing (its donor's checkpoint was the end of training): the
+            # trial keeps the config, parent and results it had before, and the lineage
+            # forgets the fork.
+            trial.config = event["c"]
+            trial.parent_id = event.get("p")
+            trial.iteration = event.get("i", 0)
+            trial.checkpoint_iteration = event.get("ci")
+            if "r" in event:
+                self.record_result(trial, event["r"])
+            schedule = self.schedules.get(trial.trial_id)
+            if schedule:
+                schedule.pop()
+                if len(schedule) <= 1:
+                    del self.schedules[trial.trial_id]
         elif kind == "restart":
             trial.num_failures = event.get("n", trial.num_failures)
             trial.iteration = event.get("i", 0)
@@ -343,6 +358,7 @@ class Results:
             return cache
         rows: list[dict[str, Any]] = []
         index: dict[str, list[int]] = {}  # trial id -> row numbers still valid
+        undo: dict[str, list[tuple[int, dict]]] = {}  # rows the trial's last fork superseded
         for event in storage.read_journal(self.path):
             kind = event["e"]
             if kind == "r":
@@ -354,10 +370,19 @@ class Results:
                 # A restart from iteration i supersedes that trial's later reports.
                 keep_upto = event.get("i", 0)
                 valid = index.get(event["id"], [])
+                dropped = []
                 for row_number in valid:
                     if rows[row_number].get("training_iteration", 0) > keep_upto:
+                        dropped.append((row_number, rows[row_number]))
                         rows[row_number] = None  # type: ignore[call-overload]
                 index[event["id"]] = [n for n in valid if rows[n] is not None]
+                if kind == "fork":
+                    undo[event["id"]] = dropped
+            elif kind == "unfork":  # the fork produced nothing: its superseded rows stand
+                for row_number, row in undo.pop(event["id"], []):
+                    rows[row_number] = row
+                    index.setdefault(event["id"], []).append(row_number)
+                index.get(event["id"], []).sort()
         frame = pd.DataFrame([r for r in rows if r is not None])
         if not frame.empty:
             front = ["trial_id", "training_iteration"]

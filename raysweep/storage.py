@@ -16,6 +16,8 @@ Journal events (compact keys keep a report under ~150 bytes):
     {"e": "ck", "id": ..., "i": iteration}                           checkpoint saved at pause
     {"e": "resume", "id": ...}                                       a paused trial restarts
     {"e": "fork", "id": ..., "p": parent, "c": {config}, "i": iter}  PBT exploit/explore
+    {"e": "unfork", "id": ..., "c": ..., "p": ..., "i": ..., "r": ...}  that fork produced
+        nothing (its run ended without a report): the trial's state before it stands
     {"e": "restart", "id": ..., "i": iter, "why": "failure"|"restore", "n": failures}
     {"e": "finished"}                                                searcher exhausted
     {"e": "session", "t": wall, "kind": "start"|"end"|"interrupted"} driver sessions
@@ -28,6 +30,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import tarfile
 import tempfile
@@ -35,7 +38,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from raysweep.errors import CorruptJournal, ExperimentLocked
+from raysweep.errors import ExperimentLocked
 
 EXPERIMENT_FILE = "experiment.json"
 JOURNAL_FILE = "journal.jsonl"
@@ -96,12 +99,59 @@ def dumps(obj: Any) -> str:
     return _ENCODER.encode(obj)
 
 
-def atomic_write(path: str, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same directory and a rename."""
+# -- crash points (a private test hook) ------------------------------------------------------
+# ``RAYSWEEP_CRASH_AT=k`` (read once, at import) makes the process SIGKILL itself right after
+# its k-th durable action: a journal write, a checkpoint written or deleted, a results
+# snapshot, a file renamed into place. tests/test_crashpoints.py sets ``_crash_at`` directly
+# in forked children and tries every k of a sweep (see docs/guide/durability.md).
+def _env_crash_at() -> int | None:
+    value = os.environ.get("RAYSWEEP_CRASH_AT", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+_crash_at: int | None = _env_crash_at()
+_crash_torn = os.environ.get("RAYSWEEP_CRASH_TORN") == "1"  # die halfway through that write
+_durable_actions = 0
+
+
+def _durable(kind: str) -> None:
+    """Count one durable action; die here (SIGKILL: no cleanup, no flush) at the k-th."""
+    global _durable_actions
+    if _crash_at is None:
+        return
+    _durable_actions += 1
+    if _durable_actions == _crash_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc says it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # (racy with other threads, hence the /proc read above)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file: 0666 less the umask.
+    Every file of an experiment directory gets it (``mkstemp`` alone would give 0600)."""
+    return 0o666 & ~_umask()
+
+
+def atomic_write(path: str, data: bytes | str, action: str = "rename") -> None:
+    """Write ``data`` to ``path`` via a temp file in the same directory and a rename; the
+    file's mode follows the umask, like the journal's."""
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
+        os.fchmod(fd, file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)
             handle.flush()
@@ -113,6 +163,7 @@ def atomic_write(path: str, data: bytes | str) -> None:
         except OSError:
             pass
         raise
+    _durable(action)
 
 
 def default_storage_path() -> str:
@@ -133,29 +184,17 @@ def read_settings(path: str) -> dict[str, Any]:
 
 
 def read_journal(path: str) -> Iterator[dict[str, Any]]:
-    """Yield journal events. A torn last line is ignored; a bad line elsewhere is an error."""
+    """Yield journal events (decoded by ``raysweep.journal``, the one decoder). A torn last
+    line is ignored; a bad line elsewhere, or any line that is JSON but not a valid event,
+    is ``CorruptJournal`` naming the file and line."""
+    from raysweep import journal  # noqa: PLC0415 - journal imports errors only
+
     file = os.path.join(path, JOURNAL_FILE)
     if not os.path.exists(file):
-        return
+        return iter(())
     with open(file, "rb") as handle:
         data = handle.read()
-    lines = data.split(b"\n")
-    last = len(lines) - 1
-    loads = json.loads
-    for number, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            event = loads(line)
-            if not isinstance(event, dict) or "e" not in event:
-                raise ValueError("not a journal event object")
-        except ValueError as exc:
-            if number == last:  # torn write at the end: the event never happened
-                return
-            raise CorruptJournal(
-                f"{file}: line {number + 1} is not a valid journal event ({exc}); the journal "
-                "is corrupt. Move the experiment aside or repair that line.") from None
-        yield event
+    return iter(journal.decode_all(data, file))
 
 
 def running_driver(path: str) -> str | None:
@@ -225,7 +264,7 @@ class ExperimentDir:
                     torn = handle.read(1) != b"\n"
                 if torn:
                     self._repair_tail(file)
-            self._journal = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            self._journal = os.open(file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
             self._size = os.fstat(self._journal).st_size
         except OSError as exc:
             raise _write_error(file, exc, "the journal cannot be written") from exc
@@ -262,6 +301,12 @@ class ExperimentDir:
                 self._lock_handle = None
 
     # -- journal --------------------------------------------------------------------------
+    @property
+    def journal_ok(self) -> bool:
+        """Whether every event appended so far can still reach the journal (it is open and no
+        write failed): only then may checkpoints the journal no longer needs be deleted."""
+        return self._journal is not None and self._broken is None
+
     def append(self, event: dict[str, Any]) -> None:
         self._buffer.append(dumps(event))
 
@@ -289,10 +334,14 @@ class ExperimentDir:
             if self._buffer:
                 data = ("\n".join(self._buffer) + "\n").encode()
                 self._buffer.clear()  # first: an interrupted flush never writes twice
+                if _crash_torn and _crash_at == _durable_actions + 1:
+                    os.write(fd, data[:len(data) // 2])  # a torn write, then the crash
+                    _durable("journal")
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
                 self._size += len(data)
+                _durable("journal")
             now = time.monotonic()
             if sync or now - self._last_sync >= 1.0:
                 os.fsync(fd)
@@ -346,21 +395,29 @@ class ExperimentDir:
                 os.makedirs(os.path.join(tmp, "files"))
                 with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
                     tar.extractall(os.path.join(tmp, "files"), filter="data")
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp gives 0700; follow the umask
             if os.path.exists(final):
                 shutil.rmtree(final)
             os.replace(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        _durable("checkpoint")
         return final
 
     def delete_checkpoint(self, trial_id: str, iteration: int) -> None:
-        shutil.rmtree(self.checkpoint_dir(trial_id, iteration), ignore_errors=True)
+        """Remove a stored checkpoint. Write-ahead: call this only once the journal holds
+        (written and synced) a newer checkpoint of the trial, or the trial's end; the
+        controller batches these after its journal flush (``Controller._flush``)."""
+        directory = self.checkpoint_dir(trial_id, iteration)
+        if os.path.isdir(directory):
+            shutil.rmtree(directory, ignore_errors=True)
+            _durable("delete")
 
     def write_results_csv(self, frame) -> None:
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False)
-        atomic_write(os.path.join(self.path, RESULTS_FILE), buffer.getvalue())
+        atomic_write(os.path.join(self.path, RESULTS_FILE), buffer.getvalue(), "snapshot")
 
 
 def _write_error(path: str, exc: OSError, advice: str) -> OSError:

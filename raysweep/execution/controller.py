@@ -75,6 +75,11 @@ class Controller:
         # checkpoints are not deleted by the donor's keep_checkpoints meanwhile.
         self._fork_base: dict[str, tuple[str, int]] = {}
         self._deferred: set[tuple[str, int]] = set()  # donors' checkpoints to delete later
+        # checkpoints to delete once the journal batch naming newer ones is durable (_flush)
+        self._doomed: list[tuple[str, int]] = []
+        # forked trials without a report since their fork -> the "unfork" event that undoes
+        # the fork if the run ends without one (see _void_fork)
+        self._fork_undo: dict[str, dict[str, Any]] = {}
         self._budget_kill_at: float | None = None
         self._deadline: float | None = None
         self._budget_hit = False
@@ -97,6 +102,13 @@ class Controller:
             kind = event["e"]
             trial_id = event.get("id")
             if kind == "r" and number in final_segment:
+                # run again after the restore, but the searcher saw it live before the later
+                # suggestions: it sees it here too, so they are proposed again as journaled
+                # (searchers keep one value per trial and budget; the re-run's is the same)
+                result = dict(event["r"])
+                result["trial_id"] = trial_id
+                if trial_id in self.trials:
+                    self.searcher.observe(trial_id, result, final=False)
                 continue
             if kind == "new":
                 launch = self.scheduler.next_launch(self.trials, exhausted=self._exhausted())
@@ -119,6 +131,7 @@ class Controller:
                 continue
             if kind == "r":
                 result = dict(event["r"])
+                self._fork_undo.pop(trial_id, None)
                 self.state.apply(event)
                 if event.get("ck"):
                     self._checkpoints.setdefault(trial_id, []).append(trial.iteration)
@@ -128,8 +141,12 @@ class Controller:
                 if trial.status is TrialStatus.RUNNING:
                     decided[trial_id] = self.scheduler.on_result(trial, result)
                 continue
-            decided.pop(trial_id, None)
-            if kind == "s":
+            if not (kind == "s" and event.get("s") == "PENDING"):  # (settle keeps them)
+                decided.pop(trial_id, None)
+            if kind == "unfork":
+                self._fork_undo.pop(trial_id, None)
+                self.state.apply(event)
+            elif kind == "s":
                 self.state.apply(event)
                 if trial.status in _FINISHED:
                     self._complete_algorithms(trial)
@@ -141,6 +158,7 @@ class Controller:
                 self.scheduler.next_launch(self.trials,
                                            exhausted=self._exhausted() or bool(event.get("x")))
                 if kind == "fork":
+                    self._fork_undo[trial_id] = self._before_fork(trial)
                     parent = self.trials.get(event.get("p"))
                     base = None if parent is None or event.get("ci") is None else \
                         self._checkpoint_location(parent)
@@ -155,10 +173,21 @@ class Controller:
         for trial_id, trial in self.trials.items():
             if trial.status in _FINISHED:
                 self._fork_base.pop(trial_id, None)
-        if self.storage is not None:  # checkpoints on disk are the truth
+        if self.storage is not None:
+            # Write-ahead rule 3: a checkpoint on disk counts only when the journal names it
+            # (one written just before the driver died, its report never journaled, would make
+            # the trial skip the iterations in between). Unnamed ones are removed.
+            named = {trial_id: set(its) for trial_id, its in self._checkpoints.items()}
+            for event in events:
+                if event["e"] == "fork" and event.get("ci") is not None:
+                    named.setdefault(event.get("p"), set()).add(event["ci"])
             for trial_id in self.trials:
                 found = _storage.list_checkpoints(self.storage.path, trial_id, clean=True)
-                self._checkpoints[trial_id] = found
+                journaled = named.get(trial_id, set())
+                for iteration in found:
+                    if iteration not in journaled:
+                        self.storage.delete_checkpoint(trial_id, iteration)
+                self._checkpoints[trial_id] = [i for i in found if i in journaled]
             for trial_id, trial in self.trials.items():
                 base = self._fork_base.get(trial_id)
                 if base is not None and trial.checkpoint_iteration == base[1]:
@@ -168,8 +197,9 @@ class Controller:
                     continue
                 found = self._checkpoints[trial_id]
                 if trial.checkpoint_iteration is not None and \
-                        trial.checkpoint_iteration not in found:
-                    trial.checkpoint_iteration = found[-1] if found else None
+                        trial.checkpoint_iteration not in found:  # lost (not by raysweep)
+                    older = [i for i in found if i < trial.checkpoint_iteration]
+                    trial.checkpoint_iteration = older[-1] if older else None
         for trial in self.trials.values():
             if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
                 decision = decided.get(trial.trial_id, Decision.CONTINUE)
@@ -375,6 +405,7 @@ class Controller:
                      "c": launch.config, "i": donor_iteration or 0, "ci": donor_iteration}
             if stalled:
                 event["x"] = 1
+            self._fork_undo[trial.trial_id] = self._before_fork(trial)
             self._journal(event)
             self.state.apply(event)
             trial.status = TrialStatus.PENDING
@@ -385,6 +416,28 @@ class Controller:
             self._start(trial, payload=payload, from_parent=True)
         else:  # pragma: no cover - protocol misuse
             raise TypeError(f"scheduler.next_launch returned {launch!r}")
+
+    @staticmethod
+    def _before_fork(trial: Trial) -> dict[str, Any]:
+        """What an ``"unfork"`` event restores when the fork produces no report."""
+        undo: dict[str, Any] = {"e": "unfork", "id": trial.trial_id, "c": trial.config,
+                                "p": trial.parent_id, "i": trial.iteration,
+                                "ci": trial.checkpoint_iteration}
+        if trial.last_result is not None:
+            undo["r"] = trial.last_result
+        return undo
+
+    def _void_fork(self, trial: Trial) -> None:
+        """A forked trial ended without a single report: its donor's checkpoint was the end
+        of training (PBT forked from a finished trial). The new config produced nothing, so
+        the trial keeps the config, lineage and result it had before the fork; a row's
+        config is always the one that produced its result."""
+        undo = self._fork_undo.pop(trial.trial_id, None)
+        if undo is None:
+            return
+        self._release_base(trial.trial_id)
+        self._journal(undo)
+        self.state.apply(undo)
 
     def _paused(self, trial_id: str, what: str) -> Trial:
         trial = self.trials.get(trial_id)
@@ -415,8 +468,7 @@ class Controller:
         base = self._fork_base.pop(trial_id, None)
         if base is not None and base in self._deferred and not self._needed(*base):
             self._deferred.discard(base)
-            if self.storage is not None:
-                self.storage.delete_checkpoint(*base)
+            self._doomed.append(base)  # deleted after the next flush
 
     def _start(self, trial: Trial, payload=None, from_parent: bool = False) -> None:
         if not from_parent:
@@ -451,6 +503,8 @@ class Controller:
 
     def _on_report(self, trial_id: str, result: dict, payload, waiting: bool) -> None:
         trial = self.trials[trial_id]
+        if self._fork_undo:
+            self._fork_undo.pop(trial_id, None)
         trial.node_id = self.executor.node_of(trial_id)
         loss_known = self.metric in result
         self.state.record_result(trial, result)
@@ -516,7 +570,7 @@ class Controller:
             if self._needed(trial.trial_id, old):
                 self._deferred.add((trial.trial_id, old))
             else:
-                self.storage.delete_checkpoint(trial.trial_id, old)
+                self._doomed.append((trial.trial_id, old))  # deleted after the next flush
 
     def _needed(self, trial_id: str, iteration: int) -> bool:
         """A checkpoint another trial would restart from (a PBT donor's)."""
@@ -541,6 +595,8 @@ class Controller:
                 trial.status = TrialStatus.PENDING
                 self._restart.append(trial_id)
             return
+        if kind == "done" or (kind == "stopped" and pending != "PAUSE"):
+            self._void_fork(trial)
         if kind == "error":
             trial.error = info
             self._set_status(trial, TrialStatus.ERROR, error=info)
@@ -676,6 +732,16 @@ class Controller:
                     else:
                         self._handle(event)
 
+    def settle(self) -> None:
+        """The run is ending early (a fatal error, ``fail_fast``, Ctrl-C, a full disk): every
+        trial that is not final is journaled PENDING, which ``rs.load`` and ``raysweep ls``
+        show as waiting to run (a resume restarts it from its last journaled checkpoint),
+        never RUNNING. Replay treats a PENDING status like a RUNNING trial's."""
+        for trial in self.trials.values():
+            if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
+                self._set_status(trial, TrialStatus.PENDING)
+        self._flush(sync=True)
+
     def _finish_paused(self) -> None:
         for trial in self.trials.values():
             if trial.status is TrialStatus.PAUSED:
@@ -687,8 +753,28 @@ class Controller:
             self.storage.append(event)
 
     def _flush(self, sync: bool = False) -> None:
-        if self.storage is not None:
-            self.storage.flush(sync=sync)
+        """Write the batch of journal events, then carry out the checkpoint deletions the
+        batch allows.
+
+        Write-ahead ordering (the rules that make a killed driver lose nothing):
+          1. a checkpoint is written (fsynced, renamed into place) before the journal event
+             that names it (``"r"`` with ``"ck"``, ``"ck"``) is buffered;
+          2. an older checkpoint is deleted only after the journal has durably recorded a
+             newer one: deletions wait in ``_doomed`` until this flush has written and
+             fsynced the batch that names the newer checkpoint (one fsync per batch that
+             deletes something, not one per report);
+          3. replay trusts only checkpoints the journal names (``replay`` removes the others).
+        A failed journal write raises before any deletion, so the journaled checkpoints stay.
+        """
+        if self.storage is None:
+            return
+        doomed = self._doomed
+        self.storage.flush(sync=sync or bool(doomed))
+        if doomed and self.storage.journal_ok:  # (a failed write keeps every checkpoint)
+            self._doomed = []
+            for trial_id, iteration in doomed:
+                if iteration not in self._checkpoints.get(trial_id, ()):  # not re-saved since
+                    self.storage.delete_checkpoint(trial_id, iteration)
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:

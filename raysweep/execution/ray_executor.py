@@ -433,8 +433,16 @@ class RayExecutor(Executor):
     remote = True
 
     def __init__(self, *, resources: dict[str, float], max_concurrent: int | None = None,
-                 address: str | None = None, queue_depth: int = 2, verbose: int = 1) -> None:
+                 address: str | None = None, queue_depth: int = 2, verbose: int = 1,
+                 prequeue: bool = True) -> None:
         self.verbose = verbose  # >= 1: say what happens while a local Ray starts
+        # prequeue=False: a worker holds only the trial it runs, so trials handed out and
+        # not yet finished never exceed the workers (max_concurrent): what a learning
+        # searcher proposes then always sees every earlier result (same seed, same results
+        # order -> same configs). True queues trials ahead on each worker (throughput).
+        if not prequeue:
+            queue_depth = 1
+        self.prequeue = prequeue
         self.resources = dict(resources)
         self.max_concurrent = max_concurrent
         self.address = address
@@ -734,7 +742,7 @@ class RayExecutor(Executor):
         (one running, one queued), so searchers do not see needless pending trials.
         """
         self._mean_s = seconds if self._mean_s is None else 0.9 * self._mean_s + 0.1 * seconds
-        if self._mean_s < _SHORT_TRIAL_S:
+        if self._mean_s < _SHORT_TRIAL_S and self.prequeue:
             self._depth = int(min(_MAX_DEPTH, max(self.queue_depth,
                                                   _SHORT_TRIAL_S / max(self._mean_s, 1e-6))))
         else:
