@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import tempfile
 import warnings
@@ -185,3 +186,39 @@ class Reporter:
                 f"at iteration {start}, but {self.framework} started training from scratch; "
                 f"resume it from load_checkpoint() (see the module's docstring)",
                 RuntimeWarning, stacklevel=3)
+
+
+def setup_callback(callback: Any, owner: str, framework: str, metrics: Any,
+                   checkpoint_every: Any, checkpoint_at_decisions: Any) -> None:
+    """Check a ``ReportCallback``'s common arguments and set ``callback.metrics``,
+    ``.checkpoint_every``, ``.checkpoint_at_decisions`` and its ``Reporter``."""
+    callback.metrics = check_metrics(owner, metrics)
+    callback.checkpoint_every = check_every(owner, checkpoint_every)
+    callback.checkpoint_at_decisions = check_flag(owner, "checkpoint_at_decisions",
+                                                  checkpoint_at_decisions)
+    callback._reporter = Reporter(owner, framework, callback.metrics,
+                                  callback.checkpoint_every, callback.checkpoint_at_decisions)
+
+
+def numeric(logs: Mapping[str, Any] | None) -> dict[str, float]:
+    """The entries of ``logs`` that ``float()`` accepts, as floats (others are skipped)."""
+    values = {}
+    for key, value in (logs or {}).items():
+        try:
+            values[key] = float(value)
+        except (TypeError, ValueError):
+            continue
+    return values
+
+
+def checkpoint_file(checkpoint: Any, owner: str, filename: str) -> str | None:
+    """The path of ``filename`` in ``checkpoint`` (default: the running trial's), None when
+    there is no checkpoint, or a FileNotFoundError naming what the checkpoint holds."""
+    directory = checkpoint_directory(checkpoint, owner)
+    if directory is None:
+        return None
+    path = os.path.join(directory, filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{owner}: the checkpoint has no {filename!r} "
+                                f"(it holds {sorted(os.listdir(directory))})")
+    return path

@@ -41,12 +41,10 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
-    Reporter,
-    check_every,
-    check_flag,
-    check_metrics,
-    checkpoint_directory,
+    checkpoint_file,
+    numeric,
     require,
+    setup_callback,
 )
 
 keras = require("keras", "keras", "keras")
@@ -77,12 +75,7 @@ class ReportCallback(keras.callbacks.Callback):
                  checkpoint_at_decisions: bool = True) -> None:
         super().__init__()
         owner = "keras.ReportCallback"
-        self.metrics = check_metrics(owner, metrics)
-        self.checkpoint_every = check_every(owner, checkpoint_every)
-        self.checkpoint_at_decisions = check_flag(owner, "checkpoint_at_decisions",
-                                                  checkpoint_at_decisions)
-        self._reporter = Reporter(owner, "Keras", self.metrics, self.checkpoint_every,
-                                  self.checkpoint_at_decisions)
+        setup_callback(self, owner, "Keras", metrics, checkpoint_every, checkpoint_at_decisions)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._reporter.reset()
@@ -92,12 +85,7 @@ class ReportCallback(keras.callbacks.Callback):
         if reporter.stop is not None:
             self.model.stop_training = True
             return
-        values = {}
-        for key, value in (logs or {}).items():
-            try:
-                values[key] = float(value)
-            except (TypeError, ValueError):
-                continue
+        values = numeric(logs)
         picked = reporter.pick(values)
         step = epoch + 1
         save = None
@@ -129,14 +117,10 @@ def load_checkpoint(checkpoint: Any = None, *, custom_objects: dict | None = Non
         ``(model, epochs done)``: pass ``initial_epoch=epochs done`` to ``fit``; or None when
         the trial starts fresh.
     """
-    directory = checkpoint_directory(checkpoint, "keras.load_checkpoint")
-    if directory is None:
+    path = checkpoint_file(checkpoint, "keras.load_checkpoint", MODEL_FILE)
+    if path is None:
         return None
-    path = os.path.join(directory, MODEL_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"keras.load_checkpoint: the checkpoint has no {MODEL_FILE!r} "
-                                f"(it holds {sorted(os.listdir(directory))})")
     model = keras.saving.load_model(path, custom_objects=custom_objects, compile=compile)
-    with open(os.path.join(directory, STATE_FILE), encoding="utf-8") as handle:
+    with open(os.path.join(os.path.dirname(path), STATE_FILE), encoding="utf-8") as handle:
         epoch = int(json.load(handle)["epoch"])
     return model, epoch

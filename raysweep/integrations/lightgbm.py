@@ -46,13 +46,10 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
-    Reporter,
-    check_every,
     check_filename,
-    check_flag,
-    check_metrics,
-    checkpoint_directory,
+    checkpoint_file,
     require,
+    setup_callback,
 )
 
 lgb = require("lightgbm", "lightgbm", "lightgbm")
@@ -84,13 +81,8 @@ class ReportCallback:
     def __init__(self, metrics: Any = None, *, checkpoint_every: int | None = None,
                  checkpoint_at_decisions: bool = True, filename: str = MODEL_FILE) -> None:
         owner = "lightgbm.ReportCallback"
-        self.metrics = check_metrics(owner, metrics)
-        self.checkpoint_every = check_every(owner, checkpoint_every)
-        self.checkpoint_at_decisions = check_flag(owner, "checkpoint_at_decisions",
-                                                  checkpoint_at_decisions)
+        setup_callback(self, owner, "LightGBM", metrics, checkpoint_every, checkpoint_at_decisions)
         self.filename = check_filename(owner, filename)
-        self._reporter = Reporter(owner, "LightGBM", self.metrics, self.checkpoint_every,
-                                  self.checkpoint_at_decisions)
         # before LightGBM's early_stopping (order 30), so that the round it stops at is
         # reported too (lgb.train reads ``order`` from the instance)
         self.order = 25
@@ -130,11 +122,7 @@ def load_checkpoint(checkpoint: Any = None, filename: str = MODEL_FILE) -> Any:
         A ``lightgbm.Booster`` (pass it as ``init_model=``), or None when the trial starts
         fresh.
     """
-    directory = checkpoint_directory(checkpoint, "lightgbm.load_checkpoint")
-    if directory is None:
+    path = checkpoint_file(checkpoint, "lightgbm.load_checkpoint", filename)
+    if path is None:
         return None
-    path = os.path.join(directory, filename)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"lightgbm.load_checkpoint: the checkpoint has no "
-                                f"{filename!r} (it holds {sorted(os.listdir(directory))})")
     return lgb.Booster(model_file=path)

@@ -46,12 +46,9 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
-    Reporter,
-    check_every,
-    check_flag,
-    check_metrics,
-    checkpoint_directory,
+    checkpoint_file,
     require,
+    setup_callback,
 )
 
 if importlib.util.find_spec("lightning") is not None:
@@ -85,12 +82,7 @@ class ReportCallback(pl.Callback):
                  checkpoint_at_decisions: bool = True) -> None:
         super().__init__()
         owner = "lightning.ReportCallback"
-        self.metrics = check_metrics(owner, metrics)
-        self.checkpoint_every = check_every(owner, checkpoint_every)
-        self.checkpoint_at_decisions = check_flag(owner, "checkpoint_at_decisions",
-                                                  checkpoint_at_decisions)
-        self._reporter = Reporter(owner, "Lightning", self.metrics, self.checkpoint_every,
-                                  self.checkpoint_at_decisions)
+        setup_callback(self, owner, "Lightning", metrics, checkpoint_every, checkpoint_at_decisions)
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self._reporter.reset()
@@ -131,11 +123,4 @@ def checkpoint_path(checkpoint: Any = None) -> str | None:
         ``MyModule.load_from_checkpoint(...)``; None when the trial starts fresh. The file
         lives as long as the trial's run (or the checkpoint's directory).
     """
-    directory = checkpoint_directory(checkpoint, "lightning.checkpoint_path")
-    if directory is None:
-        return None
-    path = os.path.join(directory, CHECKPOINT_FILE)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"lightning.checkpoint_path: the checkpoint has no "
-                                f"{CHECKPOINT_FILE!r} (it holds {sorted(os.listdir(directory))})")
-    return path
+    return checkpoint_file(checkpoint, "lightning.checkpoint_path", CHECKPOINT_FILE)

@@ -42,12 +42,10 @@ from typing import Any
 
 from raysweep import session as _session
 from raysweep.integrations._common import (
-    Reporter,
-    check_every,
-    check_flag,
-    check_metrics,
     checkpoint_directory,
+    numeric,
     require,
+    setup_callback,
 )
 
 transformers = require("transformers", "transformers", "transformers")
@@ -74,12 +72,8 @@ class ReportCallback(transformers.TrainerCallback):
     def __init__(self, metrics: Any = None, *, checkpoint_every: int | None = None,
                  checkpoint_at_decisions: bool = True) -> None:
         owner = "transformers.ReportCallback"
-        self.metrics = check_metrics(owner, metrics)
-        self.checkpoint_every = check_every(owner, checkpoint_every)
-        self.checkpoint_at_decisions = check_flag(owner, "checkpoint_at_decisions",
-                                                  checkpoint_at_decisions)
-        self._reporter = Reporter(owner, "the Trainer's evaluation", self.metrics,
-                                  self.checkpoint_every, self.checkpoint_at_decisions)
+        setup_callback(self, owner, "the Trainer's evaluation", metrics, checkpoint_every,
+                       checkpoint_at_decisions)
         self._pending: dict[str, float] | None = None  # reported with the checkpoint
 
     def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -96,12 +90,7 @@ class ReportCallback(transformers.TrainerCallback):
         if reporter.stop is not None:
             control.should_training_stop = True
             return
-        values = {}
-        for key, value in (metrics or {}).items():
-            try:
-                values[key] = float(value)
-            except (TypeError, ValueError):
-                continue
+        values = numeric(metrics)
         picked = reporter.pick(values)
         step = getattr(_session._current(), "iteration", 0) + 1  # evaluations reported
         if reporter.due(step):

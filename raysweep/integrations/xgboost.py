@@ -37,13 +37,10 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
-    Reporter,
-    check_every,
     check_filename,
-    check_flag,
-    check_metrics,
-    checkpoint_directory,
+    checkpoint_file,
     require,
+    setup_callback,
 )
 
 xgb = require("xgboost", "xgboost", "xgboost")
@@ -76,13 +73,8 @@ class ReportCallback(xgb.callback.TrainingCallback):
                  checkpoint_at_decisions: bool = True, filename: str = MODEL_FILE) -> None:
         super().__init__()
         owner = "xgboost.ReportCallback"
-        self.metrics = check_metrics(owner, metrics)
-        self.checkpoint_every = check_every(owner, checkpoint_every)
-        self.checkpoint_at_decisions = check_flag(owner, "checkpoint_at_decisions",
-                                                  checkpoint_at_decisions)
+        setup_callback(self, owner, "XGBoost", metrics, checkpoint_every, checkpoint_at_decisions)
         self.filename = check_filename(owner, filename)
-        self._reporter = Reporter(owner, "XGBoost", self.metrics, self.checkpoint_every,
-                                  self.checkpoint_at_decisions)
         self._start = 0
 
     def before_training(self, model: Any) -> Any:
@@ -130,11 +122,7 @@ def load_checkpoint(checkpoint: Any = None, filename: str = MODEL_FILE) -> Any:
         An ``xgboost.Booster`` (pass it as ``xgb_model=``), or None when the trial starts
         fresh.
     """
-    directory = checkpoint_directory(checkpoint, "xgboost.load_checkpoint")
-    if directory is None:
+    path = checkpoint_file(checkpoint, "xgboost.load_checkpoint", filename)
+    if path is None:
         return None
-    path = os.path.join(directory, filename)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"xgboost.load_checkpoint: the checkpoint has no {filename!r} "
-                                f"(it holds {sorted(os.listdir(directory))})")
     return xgb.Booster(model_file=path)
