@@ -99,6 +99,38 @@ def pbt(mutations: dict[str, Any]) -> Any:
                              quantile_fraction=0.5)
 
 
+def sweep_asha(train: Any, space: Any, tmp_path: Any) -> Any:
+    """Sweep ``train`` with ASHA (8 trials, 2 at a time), run ``check_asha``; the results."""
+    log = str(tmp_path / "steps.jsonl")
+    results = rs.run(train, space(log), metric="loss", num_samples=8, seed=0, scheduler=asha(),
+                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
+    check_asha(results, log)
+    return results
+
+
+def sweep_pbt(train: Any, space: Any, tmp_path: Any, mutations: dict[str, Any],
+              delay_s: float) -> Any:
+    """Sweep ``train`` with PBT (4 trials, 2 at a time, each step slowed by ``delay_s`` so that
+    the two running trials meet at perturbation points), run ``check_pbt``; the results."""
+    log = str(tmp_path / "steps.jsonl")
+    results = rs.run(train, {**space(log), "delay_s": delay_s}, metric="loss", num_samples=4,
+                     seed=1, scheduler=pbt(mutations), storage_path=str(tmp_path), verbose=0,
+                     max_concurrent=2)
+    check_pbt(results, log)
+    return results
+
+
+def check_inline_stop(objective: Any, ran: list, tmp_path: Any, at: int, **kwargs: Any) -> Any:
+    """Run ``objective`` inline with ``stop={"training_iteration": at}``: the trial ends
+    TERMINATED at ``at``, and its training call did not return (``ran`` stays empty)."""
+    results = rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=1, executor="inline",
+                     stop={"training_iteration": at}, storage_path=str(tmp_path), verbose=0,
+                     **kwargs)
+    assert results.trials[0].iteration == at and ran == []
+    assert results.trials[0].status.value == "TERMINATED"
+    return results
+
+
 def check_asha(results: Any, log: str) -> None:
     """Some trials were stopped early by ASHA, and their training really stopped."""
     frame = results.dataframe()

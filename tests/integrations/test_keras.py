@@ -16,7 +16,7 @@ import raysweep as rs  # noqa: E402
 keras = pytest.importorskip("keras")  # in the dev extra (with jax): runs in CI
 
 from _harness import (  # noqa: E402
-    STEPS, StepLog, asha, check_asha, check_pbt, kill_and_resume, pbt,
+    STEPS, StepLog, check_inline_stop, kill_and_resume, sweep_asha, sweep_pbt,
 )
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -66,10 +66,7 @@ def space(log):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_asha_stops_training_early(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, space(log), metric="loss", num_samples=8, seed=0, scheduler=asha(),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_asha(results, log)
+    results = sweep_asha(train, space, tmp_path)
     model, epochs = load_checkpoint(results.best_checkpoint)
     assert epochs in (3, 6, 9) and model.count_params() == 64 * 16 + 16 + 16 * 10 + 10
 
@@ -77,12 +74,7 @@ def test_asha_stops_training_early(tmp_path):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_pbt_continues_the_donors_model(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    # (a little slowed down, so that the two running trials meet at perturbation points)
-    results = rs.run(train, {**space(log), "delay_s": 0.3}, metric="loss", num_samples=4,
-                     seed=1, scheduler=pbt({"lr": rs.loguniform(0.001, 1.0)}),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_pbt(results, log)
+    sweep_pbt(train, space, tmp_path, {"lr": rs.loguniform(0.001, 1.0)}, delay_s=0.3)
 
 
 @pytest.mark.ray
@@ -102,8 +94,4 @@ def test_stop_ends_fit_and_bad_arguments(tmp_path):
                   verbose=0, callbacks=[ReportCallback("val_loss")])
         ran.append(1)  # not reached when stopped
 
-    results = rs.run(objective, {"x": rs.uniform(0, 1)}, metric="val_loss", num_samples=1,
-                     executor="inline", stop={"training_iteration": 2},
-                     storage_path=str(tmp_path), verbose=0)
-    assert results.trials[0].iteration == 2 and ran == []
-    assert results.trials[0].status.value == "TERMINATED"
+    check_inline_stop(objective, ran, tmp_path, 2, metric="val_loss")

@@ -10,7 +10,7 @@ import raysweep as rs
 lgb = pytest.importorskip("lightgbm")  # in the dev extra: runs in CI
 
 from _harness import (  # noqa: E402
-    STEPS, StepLog, asha, check_asha, check_pbt, kill_and_resume, pbt,
+    STEPS, StepLog, check_inline_stop, kill_and_resume, sweep_asha, sweep_pbt,
 )
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -51,10 +51,7 @@ def space(log):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_asha_stops_boosting_early(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, space(log), metric="loss", num_samples=8, seed=0, scheduler=asha(),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_asha(results, log)
+    results = sweep_asha(train, space, tmp_path)
     best = load_checkpoint(results.best_checkpoint)
     assert best.current_iteration() in (3, 6, 9)
 
@@ -62,12 +59,7 @@ def test_asha_stops_boosting_early(tmp_path):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_pbt_continues_the_donors_booster(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    # (a little slowed down, so that the two running trials meet at perturbation points)
-    results = rs.run(train, {**space(log), "delay_s": 0.03}, metric="loss", num_samples=4,
-                     seed=1, scheduler=pbt({"lr": rs.loguniform(0.01, 0.6)}),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_pbt(results, log)
+    sweep_pbt(train, space, tmp_path, {"lr": rs.loguniform(0.01, 0.6)}, delay_s=0.03)
 
 
 @pytest.mark.ray
@@ -104,10 +96,7 @@ def test_a_stop_ends_lgb_train_and_the_sklearn_api_reports(tmp_path):
                   callbacks=[ReportCallback({"loss": "valid_0-multi_logloss"})])
         ran.append(model.booster_.current_iteration())  # not reached when stopped
 
-    results = rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=1, executor="inline",
-                     stop={"training_iteration": 4}, storage_path=str(tmp_path), verbose=0)
-    assert results.trials[0].iteration == 4 and results.trials[0].status.value == "TERMINATED"
-    assert ran == []
+    check_inline_stop(objective, ran, tmp_path, 4)
     # early stopping (LightGBM's own) ends the trial normally; the round it stops at is
     # reported, and the last round carries a checkpoint
 

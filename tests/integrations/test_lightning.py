@@ -16,7 +16,7 @@ pytest.importorskip("lightning")
 
 import lightning.pytorch as pl  # noqa: E402
 from _harness import (  # noqa: E402
-    STEPS, StepLog, asha, check_asha, check_pbt, kill_and_resume, pbt,
+    STEPS, StepLog, check_inline_stop, kill_and_resume, sweep_asha, sweep_pbt,
 )
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -83,10 +83,7 @@ def space(log):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_asha_stops_training_early(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, space(log), metric="loss", num_samples=8, seed=0, scheduler=asha(),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_asha(results, log)
+    results = sweep_asha(train, space, tmp_path)
     state = torch.load(checkpoint_path(results.best_checkpoint), weights_only=False)
     assert state["epoch"] + 1 in (3, 6, 9)
 
@@ -94,11 +91,7 @@ def test_asha_stops_training_early(tmp_path):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_pbt_continues_the_donors_checkpoint(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, {**space(log), "delay_s": 0.3}, metric="loss", num_samples=4,
-                     seed=1, scheduler=pbt({"lr": rs.loguniform(0.001, 1.0)}),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_pbt(results, log)
+    sweep_pbt(train, space, tmp_path, {"lr": rs.loguniform(0.001, 1.0)}, delay_s=0.3)
 
 
 @pytest.mark.ray
@@ -117,8 +110,4 @@ def test_stop_ends_fit(tmp_path):
         trainer.fit(Net(0.1), _loader(X_TRAIN, Y_TRAIN, True), _loader(X_VALID, Y_VALID, False))
         ran.append(1)  # not reached when stopped
 
-    results = rs.run(objective, {"x": rs.uniform(0, 1)}, metric="val_loss", num_samples=1,
-                     executor="inline", stop={"training_iteration": 2},
-                     storage_path=str(tmp_path), verbose=0)
-    assert results.trials[0].iteration == 2 and ran == []
-    assert results.trials[0].status.value == "TERMINATED"
+    check_inline_stop(objective, ran, tmp_path, 2, metric="val_loss")

@@ -22,7 +22,7 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
 from _harness import (  # noqa: E402
-    STEPS, StepLog, asha, check_asha, check_pbt, kill_and_resume, pbt,
+    STEPS, StepLog, check_inline_stop, kill_and_resume, sweep_asha, sweep_pbt,
 )
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -102,10 +102,7 @@ def space(log):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_asha_stops_training_early(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, space(log), metric="loss", num_samples=8, seed=0, scheduler=asha(),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_asha(results, log)
+    results = sweep_asha(train, space, tmp_path)
     path = checkpoint_path(results.best_checkpoint)
     with open(os.path.join(path, "trainer_state.json")) as handle:
         assert round(json.load(handle)["epoch"]) in (3, 6, 9)
@@ -114,11 +111,7 @@ def test_asha_stops_training_early(tmp_path):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_pbt_continues_the_donors_checkpoint(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, {**space(log), "delay_s": 0.3}, metric="loss", num_samples=4,
-                     seed=1, scheduler=pbt({"lr": rs.loguniform(0.001, 1.0)}),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_pbt(results, log)
+    sweep_pbt(train, space, tmp_path, {"lr": rs.loguniform(0.001, 1.0)}, delay_s=0.3)
 
 
 @pytest.mark.ray
@@ -138,11 +131,7 @@ def test_stop_ends_train_and_no_evaluation_is_refused(tmp_path):
         trainer.train()
         ran.append(1)  # not reached when stopped
 
-    results = rs.run(objective, {"x": rs.uniform(0, 1)}, metric="eval_loss", num_samples=1,
-                     executor="inline", stop={"training_iteration": 2},
-                     storage_path=str(tmp_path), verbose=0)
-    assert results.trials[0].iteration == 2 and ran == []
-    assert results.trials[0].status.value == "TERMINATED"
+    check_inline_stop(objective, ran, tmp_path, 2, metric="eval_loss")
 
     def no_eval(config):
         args = _args(str(tmp_path / "out2"), 0.1)

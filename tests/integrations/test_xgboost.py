@@ -14,7 +14,7 @@ import raysweep as rs
 xgb = pytest.importorskip("xgboost")  # in the dev extra (xgboost-cpu): runs in CI
 
 from _harness import (  # noqa: E402
-    STEPS, StepLog, asha, check_asha, check_pbt, kill_and_resume, pbt,
+    STEPS, StepLog, check_inline_stop, kill_and_resume, sweep_asha, sweep_pbt,
 )
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
@@ -57,10 +57,7 @@ def space(log):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_asha_stops_boosting_early(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    results = rs.run(train, space(log), metric="loss", num_samples=8, seed=0, scheduler=asha(),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_asha(results, log)
+    results = sweep_asha(train, space, tmp_path)
     best = load_checkpoint(results.best_checkpoint)  # a booster file the user can load
     assert best.num_boosted_rounds() in (3, 6, 9)
 
@@ -68,12 +65,7 @@ def test_asha_stops_boosting_early(tmp_path):
 @pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_pbt_continues_the_donors_booster(tmp_path):
-    log = str(tmp_path / "steps.jsonl")
-    # (a little slowed down, so that the two running trials meet at perturbation points)
-    results = rs.run(train, {**space(log), "delay_s": 0.03}, metric="loss", num_samples=4,
-                     seed=1, scheduler=pbt({"eta": rs.loguniform(0.01, 0.6)}),
-                     storage_path=str(tmp_path), verbose=0, max_concurrent=2)
-    check_pbt(results, log)
+    sweep_pbt(train, space, tmp_path, {"eta": rs.loguniform(0.01, 0.6)}, delay_s=0.03)
 
 
 @pytest.mark.ray
@@ -118,10 +110,8 @@ def test_inline_stop_ends_xgb_train_and_the_sklearn_api_works(tmp_path):
         model.fit(X_TRAIN, Y_TRAIN, eval_set=[(X_VALID, Y_VALID)], verbose=False)
         ran.append(model.get_booster().num_boosted_rounds())  # not reached when stopped
 
-    results = rs.run(objective, {"x": rs.uniform(0, 1)}, num_samples=1, executor="inline",
-                     stop={"training_iteration": 4}, storage_path=str(tmp_path), verbose=0)
-    assert results.trials[0].iteration == 4 and results.trials[0].status.value == "TERMINATED"
-    assert ran == []  # fit did not return: the stop unwound the objective, like rs.report
+    # fit did not return: the stop unwound the objective, like rs.report
+    check_inline_stop(objective, ran, tmp_path, 4)
 
 
 def test_importing_raysweep_imports_no_framework():
