@@ -786,4 +786,4 @@ def _check_reachable(uri: str) -> None:
                               f"{uri!r}: {exc}") from None
 
 
-from raysweep.wandb_logger import WandbLogger  # noqa: E402,F401 (it subclasses Callback)
+from raysweep._wandb_logger import WandbLogger  # noqa: E402,F401 (it subclasses Callback)
