@@ -40,10 +40,8 @@ from raysweep._sklearn.callbacks import SklearnCallbacks
 from raysweep._sklearn.data import RayData, ship_code_by_value
 from raysweep._sklearn.echo import driver_filters
 from raysweep._sklearn.hooks import CandidateHooks
-from raysweep._sklearn.objective import RAISED_TEXT, CrossValidate, reraise, unpack
+from raysweep._sklearn.objective import CrossValidate, candidate_rows
 from raysweep.domains import Grid
-from raysweep.errors import TrialError
-from raysweep.trial import TrialStatus
 
 _METRIC = "mean_test_score"
 
@@ -172,16 +170,6 @@ class RayBatches(BaseSearchCV):
         finally:
             handle.release()
             shutil.rmtree(scratch, ignore_errors=True)
-        out: list[dict[str, Any]] = []
-        for trial in sorted(experiment.trials, key=lambda t: t.trial_id):
-            result = trial.last_result or {}
-            if RAISED_TEXT in result:
-                reraise(result, trial.trial_id)
-            failed = trial.status is TrialStatus.ERROR
-            if failed and self.error_score == "raise":
-                raise TrialError(f"candidate {trial.trial_id} failed (error_score='raise'):\n"
-                                 f"{trial.error}")
-            out.extend(unpack(result, self.n_splits_, error_score=self.error_score,
-                              return_train_score=self.return_train_score,
-                              failure=trial.error if failed else None))
-        return out
+        return candidate_rows(sorted(experiment.trials, key=lambda t: t.trial_id),
+                              self.n_splits_, error_score=self.error_score,
+                              return_train_score=self.return_train_score)

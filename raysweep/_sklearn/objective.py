@@ -34,6 +34,7 @@ from sklearn.utils.validation import _check_method_params
 from raysweep._sklearn.echo import WORKER_OUTPUT, Capture
 from raysweep.errors import TrialError
 from raysweep.session import get_checkpoint, get_trial_id, report
+from raysweep.trial import TrialStatus
 
 #: Result keys that carry an exception to re-raise in the driver (``error_score="raise"``).
 RAISED, RAISED_TEXT = "raised_exception", "raised_traceback"
@@ -419,3 +420,23 @@ def fit_with_budget(estimator: Any, X: Any, y: Any, fit_params: dict[str, Any],
         schedule = growth_schedule(target, steps, strategy.grow)
         estimator.set_params(**{strategy.grow: schedule[min(reached, len(schedule)) - 1]})
     return estimator.fit(*args, **fit_params)
+
+
+def candidate_rows(trials: Any, n_splits: int, *, error_score: Any,
+                   return_train_score: bool) -> list[dict[str, Any]]:
+    """The per-split rows of finished candidate trials, in the given order: an error raised
+    on purpose on a worker is raised again here, a failed candidate raises under
+    ``error_score="raise"`` and otherwise gets ``error_score`` rows."""
+    out: list[dict[str, Any]] = []
+    for trial in trials:
+        result = trial.last_result or {}
+        if RAISED_TEXT in result:
+            reraise(result, trial.trial_id)
+        failed = trial.status is TrialStatus.ERROR
+        if failed and error_score == "raise":
+            raise TrialError(f"candidate {trial.trial_id} failed (error_score='raise'):\n"
+                             f"{trial.error}")
+        out.extend(unpack(result, n_splits, error_score=error_score,
+                          return_train_score=return_train_score,
+                          failure=trial.error if failed else None))
+    return out

@@ -27,13 +27,11 @@ from raysweep._sklearn.data import LocalData, RayData, ship_code_by_value
 from raysweep._sklearn.echo import driver_filters
 from raysweep._sklearn.hooks import CandidateHooks
 from raysweep._sklearn.objective import (
-    RAISED_TEXT,
     CrossValidate,
     IncrementalCrossValidate,
+    candidate_rows,
     fit_with_budget,
     incremental_strategy,
-    reraise,
-    unpack,
 )
 from raysweep._sklearn.plan import (
     SearchPlan,
@@ -44,10 +42,8 @@ from raysweep._sklearn.plan import (
 )
 from raysweep._sklearn.space import check_parameter_names
 from raysweep.callbacks import Callback
-from raysweep.errors import TrialError
 from raysweep.schedulers import Scheduler
 from raysweep.search import Searcher
-from raysweep.trial import TrialStatus
 
 
 class SearchCV(BaseSearchCV):
@@ -366,18 +362,8 @@ class SearchCV(BaseSearchCV):
         """``cv_results_`` from the trials, in trial order (the order they were proposed)."""
         if not trials:
             raise ValueError("No fits were performed: the search proposed no candidates")
-        out: list[dict[str, Any]] = []
-        for trial in trials:
-            result = trial.last_result or {}
-            if RAISED_TEXT in result:
-                reraise(result, trial.trial_id)
-            failed = trial.status is TrialStatus.ERROR
-            if failed and self.error_score == "raise":
-                raise TrialError(f"candidate {trial.trial_id} failed (error_score='raise'):\n"
-                                 f"{trial.error}")
-            out.extend(unpack(result, self.n_splits_, error_score=self.error_score,
-                              return_train_score=self.return_train_score,
-                              failure=trial.error if failed else None))
+        out = candidate_rows(trials, self.n_splits_, error_score=self.error_score,
+                             return_train_score=self.return_train_score)
         _warn_or_raise_about_fit_failures(out, self.error_score)
         _insert_error_scores(out, self.error_score)
         self.multimetric_ = isinstance(out[0]["test_scores"], dict)
