@@ -214,10 +214,11 @@ def _write(spec: RunSpec, directory: _storage.ExperimentDir, existing: bool,
     directory.write_settings(settings)
     events = list(_storage.read_journal(path)) if existing else []
     if events:
+        # a searcher that ends by itself (a grid resumed with more passes) plans more now
         planned = spec.planned_trials()
-        extended = stored is not None and planned is not None and \
-            planned > spec.searcher.planned_trials(
-                spec.parsed_space, int(stored.get("num_samples", spec.num_samples)))
+        before = None if stored is None else spec.searcher.planned_trials(
+            spec.parsed_space, int(stored.get("num_samples", spec.num_samples)))
+        extended = planned is not None and before is not None and planned > before
         events = _live_events(events, extended)
     directory.open_journal()
     return events

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from raysweep import storage as _storage
+from raysweep._warm_start import warm_start_pairs
 from raysweep.callbacks import Callback
 from raysweep.execution.base import Executor
 from raysweep.execution.inline import InlineExecutor
@@ -170,7 +171,8 @@ def _check_stop(stop: Any) -> None:
             signature = inspect.signature(stop)
         except (TypeError, ValueError):
             return
-        for args in (("trial_id", {}), ({},)):
+        shapes: tuple[tuple[Any, ...], ...] = (("trial_id", {}), ({},))
+        for args in shapes:
             try:
                 signature.bind(*args)
                 return
@@ -345,36 +347,34 @@ class RunSpec:
 
     @classmethod
     def from_arguments(cls, objective: Any, space: Any, **args: Any) -> RunSpec:
-        """Validate ``rs.run``'s arguments and build the spec (nothing touches the disk)."""
-        from raysweep._warm_start import warm_start_pairs  # noqa: PLC0415
-
-        args = {"objective": objective, "space": space, **args}
-        validate_arguments(args)
+        """Validate ``rs.run``'s arguments and build the spec (nothing is written)."""
+        given: dict[str, Any] = dict(args, objective=objective, space=space)
+        validate_arguments(given)
         parsed_space = Space(space)
-        priors = warm_start_pairs(args["warm_start"], parsed_space, args["metric"])
-        scheduler = copy.deepcopy(make_scheduler(args["scheduler"]))
-        if args["search"] is None:
+        priors = warm_start_pairs(given["warm_start"], parsed_space, given["metric"])
+        scheduler = copy.deepcopy(make_scheduler(given["scheduler"]))
+        if given["search"] is None:
             paired = scheduler.make_searcher()
             searcher = paired if paired is not None else make_searcher(
                 "grid" if parsed_space.has_grid else "random")
         else:
-            searcher = copy.deepcopy(make_searcher(args["search"]))
+            searcher = copy.deepcopy(make_searcher(given["search"]))
         scheduler.validate_searcher(searcher)
         searcher = scheduler.configure_searcher(searcher)
-        num_samples = args["num_samples"]
-        callbacks: Sequence[Callback] = args["callbacks"] or ()
+        num_samples = given["num_samples"]
+        callbacks: Sequence[Callback] = given["callbacks"] or ()
         return cls(
             objective=objective, space=space, parsed_space=parsed_space,
-            metric=args["metric"], mode=args["mode"], scope=args["scope"],
+            metric=given["metric"], mode=given["mode"], scope=given["scope"],
             num_samples=searcher.default_num_samples if num_samples is None else num_samples,
             num_samples_given=num_samples is not None, searcher=searcher, scheduler=scheduler,
-            seed=args["seed"], max_concurrent=args["max_concurrent"],
-            resources_per_trial=args["resources_per_trial"],
-            resources=resources_of(args["resources_per_trial"]), stop=args["stop"],
-            time_budget_s=args["time_budget_s"], name=args["name"],
-            storage_root=storage_root(args["storage_path"]), resume=args["resume"],
-            address=args["address"], verbose=args["verbose"], executor=args["executor"],
-            max_failures=args["max_failures"], trial_timeout_s=args["trial_timeout_s"],
-            keep_checkpoints=args["keep_checkpoints"], fail_fast=args["fail_fast"],
-            callbacks=tuple(callbacks), warm_start_given=args["warm_start"] is not None,
+            seed=given["seed"], max_concurrent=given["max_concurrent"],
+            resources_per_trial=given["resources_per_trial"],
+            resources=resources_of(given["resources_per_trial"]), stop=given["stop"],
+            time_budget_s=given["time_budget_s"], name=given["name"],
+            storage_root=storage_root(given["storage_path"]), resume=given["resume"],
+            address=given["address"], verbose=given["verbose"], executor=given["executor"],
+            max_failures=given["max_failures"], trial_timeout_s=given["trial_timeout_s"],
+            keep_checkpoints=given["keep_checkpoints"], fail_fast=given["fail_fast"],
+            callbacks=tuple(callbacks), warm_start_given=given["warm_start"] is not None,
             priors=tuple(priors))

@@ -324,7 +324,8 @@ def _summarise(results: Results, verbose: int) -> None:
     print(f"[raysweep] {len(results)} trials ({counts}); results in {results.path}")
     best = results.best_trial
     if best is not None:
-        print(f"[raysweep] best {results.metric}={results.best_result.get(results.metric)!r} "
+        value = (results.best_result or {}).get(results.metric)
+        print(f"[raysweep] best {results.metric}={value!r} "
               f"(trial {best.trial_id}) config={best.config}")
     if errors:
         first_id, first_text = next(iter(errors.items()))

@@ -195,7 +195,7 @@ class BOHBSearcher(Searcher):
     def _observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:
         if trial_id not in self.encoded_ or not result:
             return
-        t = result.get(self.time_attr)
+        t: Any = result.get(self.time_attr)
         if not is_number(t):
             return
         if self.budgets is None:

@@ -120,9 +120,10 @@ class Searcher:
         if self._warm:
             config = self._warm.pop(0)
         else:
-            config = self._suggest(trial_id)
-            if config is None or config is FINISHED:
-                return config
+            suggested = self._suggest(trial_id)
+            if suggested is None or isinstance(suggested, _Finished):
+                return suggested
+            config = suggested
         self._pending[trial_id] = None
         return config
 
@@ -165,7 +166,7 @@ class Searcher:
     # -- helpers for subclasses -----------------------------------------------------------
     def loss(self, result: dict[str, Any]) -> float:
         """``result[metric]`` as a finite loss to minimise (``inf`` when missing or NaN)."""
-        value = result.get(self.metric) if result else None
+        value: Any = result.get(self.metric) if result else None
         try:
             value = float(value)
         except (TypeError, ValueError):
