@@ -249,11 +249,13 @@ def _started(controller: Any) -> Any:
 
 
 def _grid_total(controller: Any) -> int | None:
-    """The trials a searcher that ends by itself proposes (a grid sweep: its points times
-    the passes, plus ``points_to_evaluate``); None for the others."""
+    """A grid sweep's size: its points times the passes, plus ``points_to_evaluate``."""
     searcher = getattr(controller, "searcher", None)
+    if not getattr(searcher, "supports_grid", False):
+        return None
     try:
-        return searcher.planned_trials(searcher.space, searcher.num_samples)
+        passes = searcher.num_samples or 1
+        return int(searcher.space.grid_size) * int(passes) + len(searcher.points_to_evaluate)
     except Exception:  # noqa: BLE001 - not set up: no total, as before
         return None
 

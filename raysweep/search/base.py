@@ -166,7 +166,7 @@ class Searcher:
     # -- helpers for subclasses -----------------------------------------------------------
     def loss(self, result: dict[str, Any]) -> float:
         """``result[metric]`` as a finite loss to minimise (``inf`` when missing or NaN)."""
-        value: Any = result.get(self.metric) if result else None
+        value = result.get(self.metric) if result else None
         try:
             value = float(value)
         except (TypeError, ValueError):
