@@ -1,0 +1,221 @@
+"""The one fold of the journal: events -> the trials' state.
+
+``JournalState.apply`` takes one event at a time and dispatches on its kind to one
+``_apply_<kind>`` (as Optuna's journal storage replays its operation log). It is pure data:
+no searcher, no scheduler, no disk. Its users: ``rs.load`` and the CLI (``fold``), the live
+controller (which applies the events it writes, so its trial table is always what a reader
+of the journal would rebuild), and restore, which replays the journal through it while it
+feeds the searcher and scheduler (``Controller.replay``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from raysweep.trial import Trial, TrialStatus
+
+#: ``Trial.extra`` key of the trial's latest result that holds the metric, kept only while
+#: its ``last_result`` lacks it (``scope="last"`` then compares that one: a trial whose final
+#: report lacks the metric keeps its last value).
+METRIC_RESULT = "metric_result"
+
+_UNFINISHED = (TrialStatus.RUNNING, TrialStatus.PENDING)
+
+
+def last_metric_result(trial: Trial, metric: str) -> dict[str, Any]:
+    """The result ``scope="last"`` judges ``trial`` by: its last one, or, when that lacks
+    ``metric``, the latest one that has it (``{}`` before any report)."""
+    last = trial.last_result or {}
+    if metric not in last:
+        return trial.extra.get(METRIC_RESULT) or last
+    return last
+
+
+def metric_loss(result: dict[str, Any] | None, metric: str, sign: float) -> float:
+    """``sign * result[metric]`` as a float; ``inf`` when missing, NaN or infinite."""
+    if not result:
+        return math.inf
+    value = result.get(metric)
+    if value is None or isinstance(value, bool):
+        return math.inf
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return math.inf
+    if not math.isfinite(value):
+        return math.inf
+    return sign * value
+
+
+class JournalState:
+    """The trials (``trials``: id -> ``Trial``, in creation order), whether the searcher
+    finished, and each forked trial's PBT schedule, as the events applied so far say.
+
+    ``track_tails=True`` also remembers where each trial's current run began, for
+    ``unfinished_reports`` (restore); ``rs.load`` does without.
+    """
+
+    def __init__(self, metric: str, mode: str, *, track_tails: bool = False) -> None:
+        self.metric = metric
+        self.sign = 1.0 if mode == "min" else -1.0
+        self.trials: dict[str, Trial] = {}
+        self.searcher_finished = False
+        self.schedules: dict[str, list[dict[str, Any]]] = {}
+        self.position = 0  # how many events were applied (the next one's index)
+        # trial id -> (index, training_iteration) of the reports of its current run
+        self._runs: dict[str, list[tuple[int, int]]] | None = {} if track_tails else None
+        self._apply: dict[str, Callable[[Trial, dict[str, Any]], None]] = {
+            "r": self._apply_report, "s": self._apply_status, "ck": self._apply_checkpoint,
+            "resume": self._apply_resume, "fork": self._apply_fork,
+            "unfork": self._apply_unfork, "restart": self._apply_restart,
+        }
+
+    # -- the fold ---------------------------------------------------------------------------
+    def apply(self, event: dict[str, Any]) -> Trial | None:
+        """Fold one event in; return the trial it concerns (None for experiment-wide events
+        and for events of trials this journal never created)."""
+        self.position += 1
+        kind = event["e"]
+        if kind == "new":
+            return self._apply_new(event)
+        if kind == "finished":
+            self.searcher_finished = True
+            return None
+        apply = self._apply.get(kind)  # "session" and kinds of newer versions: nothing
+        if apply is None:
+            return None
+        trial = self.trials.get(event.get("id"))  # type: ignore[arg-type]
+        if trial is None:
+            return None
+        apply(trial, event)
+        return trial
+
+    def _apply_new(self, event: dict[str, Any]) -> Trial:
+        trial = Trial(event["id"], event["c"], created_at=event.get("t", 0.0))
+        trial.status = TrialStatus.RUNNING
+        self.trials[trial.trial_id] = trial
+        self._new_run(trial)
+        return trial
+
+    def _apply_report(self, trial: Trial, event: dict[str, Any]) -> None:
+        if trial.status is not TrialStatus.RUNNING and not trial.status.is_finished:
+            trial.status = TrialStatus.RUNNING
+        result = event["r"]
+        self.record_result(trial, result)
+        if event.get("ck"):
+            trial.checkpoint_iteration = trial.iteration
+        if self._runs is not None:
+            self._runs[trial.trial_id].append((self.position - 1,
+                                               result.get("training_iteration", 0)))
+
+    def _apply_status(self, trial: Trial, event: dict[str, Any]) -> None:
+        trial.status = TrialStatus(event["s"])
+        if "err" in event:
+            trial.error = event["err"]
+        if "node" in event:
+            trial.node_id = event["node"]
+
+    def _apply_checkpoint(self, trial: Trial, event: dict[str, Any]) -> None:
+        trial.checkpoint_iteration = event["i"]
+
+    def _apply_resume(self, trial: Trial, event: dict[str, Any]) -> None:
+        trial.status = TrialStatus.RUNNING
+        self._new_run(trial)
+
+    def _apply_fork(self, trial: Trial, event: dict[str, Any]) -> None:
+        schedule = self.schedules.setdefault(
+            trial.trial_id, [{"training_iteration": 0, "config": trial.config,
+                              "parent_id": None}])
+        trial.config = event["c"]
+        trial.parent_id = event["p"]
+        trial.iteration = event["i"]
+        trial.checkpoint_iteration = event.get("ci", None)
+        trial.status = TrialStatus.RUNNING
+        schedule.append({"training_iteration": event["i"], "config": event["c"],
+                         "parent_id": event["p"]})
+        self._new_run(trial)
+
+    def _apply_unfork(self, trial: Trial, event: dict[str, Any]) -> None:
+        # The fork produced nothing (its donor's checkpoint was the end of training): the
+        # trial keeps the config, parent and results it had before, and the lineage forgets
+        # the fork.
+        trial.config = event["c"]
+        trial.parent_id = event.get("p")
+        trial.iteration = event.get("i", 0)
+        trial.checkpoint_iteration = event.get("ci")
+        if "r" in event:
+            self.record_result(trial, event["r"])
+        schedule = self.schedules.get(trial.trial_id)
+        if schedule:
+            schedule.pop()
+            if len(schedule) <= 1:
+                del self.schedules[trial.trial_id]
+
+    def _apply_restart(self, trial: Trial, event: dict[str, Any]) -> None:
+        trial.num_failures = event.get("n", trial.num_failures)
+        trial.iteration = event.get("i", 0)
+        trial.status = TrialStatus.RUNNING
+        trial.error = None
+        self._new_run(trial)
+
+    def _new_run(self, trial: Trial) -> None:
+        if self._runs is not None:
+            self._runs[trial.trial_id] = []
+
+    # -- shared with the live controller ------------------------------------------------
+    def record_result(self, trial: Trial, result: dict[str, Any]) -> float:
+        """Fold one result into ``trial``; return its loss."""
+        trial.iteration = int(result.get("training_iteration", trial.iteration + 1))
+        previous, trial.last_result = trial.last_result, result
+        trial.time_total_s = float(result.get("time_total_s", trial.time_total_s))
+        extra = trial.extra
+        if self.metric in result:  # the usual case: nothing kept aside
+            if extra:
+                extra.pop(METRIC_RESULT, None)
+        elif previous is not None and self.metric in previous:
+            extra[METRIC_RESULT] = previous  # the last result that holds the metric
+        elif METRIC_RESULT in extra and \
+                extra[METRIC_RESULT].get("training_iteration", 0) >= trial.iteration:
+            del extra[METRIC_RESULT]  # superseded by a restart from an earlier iteration
+        loss = metric_loss(result, self.metric, self.sign)
+        if loss < trial.best_loss or trial.best_result is None:
+            if loss < trial.best_loss:
+                trial.best_loss = loss
+            trial.best_result = result
+        return loss
+
+    # -- restore ----------------------------------------------------------------------------
+    def unfinished_reports(self) -> set[int]:
+        """Indexes of the reports an unfinished trial (RUNNING or PENDING) will produce again
+        after a restore: those of its current run past its last checkpoint (needs
+        ``track_tails``)."""
+        if self._runs is None:
+            raise RuntimeError("JournalState(track_tails=True) is needed for unfinished_reports")
+        again: set[int] = set()
+        for trial_id, trial in self.trials.items():
+            if trial.status not in _UNFINISHED:
+                continue
+            keep_upto = trial.checkpoint_iteration or 0
+            again.update(number for number, iteration in self._runs[trial_id]
+                         if iteration > keep_upto)
+        return again
+
+
+def fold(events: Iterable[dict[str, Any]], metric: str, mode: str, *,
+         track_tails: bool = False) -> JournalState:
+    """The state after every event of ``events``."""
+    state = JournalState(metric, mode, track_tails=track_tails)
+    apply = state.apply
+    for event in events:
+        apply(event)
+    return state
+
+
+def live_events(events: list[dict[str, Any]], extended: bool) -> list[dict[str, Any]]:
+    """The journal to replay: without "searcher finished" marks that no longer hold (a grid
+    resumed with more repeats, or a mark that trials of a later extension followed)."""
+    last_new = max((i for i, event in enumerate(events) if event["e"] == "new"), default=-1)
+    return [event for i, event in enumerate(events)
+            if event["e"] != "finished" or (not extended and i > last_new)]
