@@ -19,7 +19,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # (name, durable action to die after)
-EXPERIMENTS = (("asha_v1", 40), ("pbt_v1", 28))
+EXPERIMENTS = (("asha_v1", 48), ("pbt_v1", 28))
 
 
 def objective(config):
