@@ -18,6 +18,7 @@ from typing import Any
 import cloudpickle
 import numpy as np
 
+from raysweep import journal
 from raysweep import storage as _storage
 from raysweep.callbacks import Callback, _FileLogger, default_loggers
 from raysweep.errors import ExperimentLocked, ResumeMismatch
@@ -385,7 +386,8 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         if stored.get("seed") != settings["seed"]:
             raise ResumeMismatch(f"cannot resume: seed changed (stored {stored.get('seed')}, "
                                  f"now {seed})")
-        created = 0 if searcher_obj.supports_grid else _count_created(path)
+        created = 0 if searcher_obj.supports_grid else \
+            journal.count_created(os.path.join(path, _storage.JOURNAL_FILE))
         if num_samples < created:
             logger.warning("raysweep: resume with num_samples=%d but the experiment already has "
                            "%d trials; keeping them all (no new trial runs)", num_samples,
@@ -438,7 +440,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
         if events:
             extended = stored is not None and searcher_obj.supports_grid and \
                 num_samples > int(stored.get("num_samples", num_samples))
-            events = _live_events(events, extended)
+            events = journal.live_events(events, extended)
         directory.open_journal()
         reporter = make_reporter(metric=metric, mode=mode, verbose=verbose,
                                  total=None if searcher_obj.supports_grid else num_samples,
@@ -464,7 +466,7 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
             objective_is_class=objective_is_class, snapshot=snapshot)
         if events:
             controller.replay(events)
-        directory.append({"e": "session", "kind": "start", "t": round(executor_obj.wall_time(), 3)})
+        directory.append(journal.session("start", executor_obj.wall_time()))
         try:
             executor_obj.setup(objective, metric=metric, mode=mode, stop=stop)
         except BaseException as exc:
@@ -493,9 +495,8 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
                 _cleanup(controller.settle)
             _cleanup(reporter.close)
             _cleanup(executor_obj.shutdown)
-            _cleanup(directory.append, {
-                "e": "session", "kind": "end" if completed else "interrupted",
-                "t": round(executor_obj.wall_time(), 3)})
+            _cleanup(directory.append, journal.session("end" if completed else "interrupted",
+                                                       executor_obj.wall_time()))
             _cleanup(directory.flush, True)
             results = Results(controller.trials.values(), metric=metric, mode=mode, scope=scope,
                               path=path, settings=settings, schedules=controller.state.schedules)
@@ -562,25 +563,6 @@ def _quiet_traceback(interrupt: KeyboardInterrupt) -> None:
 
     hook._raysweep = True  # type: ignore[attr-defined]
     sys.excepthook = hook
-
-
-def _live_events(events: list[dict[str, Any]], extended: bool) -> list[dict[str, Any]]:
-    """The journal to replay: without "searcher finished" marks that no longer hold (a grid
-    resumed with more repeats, or a mark that trials of a later extension followed)."""
-    last_new = max((i for i, event in enumerate(events) if event["e"] == "new"), default=-1)
-    return [event for i, event in enumerate(events)
-            if event["e"] != "finished" or (not extended and i > last_new)]
-
-
-def _count_created(path: str) -> int:
-    """How many trials the journal at ``path`` created (a cheap scan; a torn line is not one)."""
-    try:
-        with open(os.path.join(path, _storage.JOURNAL_FILE), "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return 0
-    data = b"\n" + data[:data.rfind(b"\n") + 1]
-    return data.count(b'\n{"e":"new",')
 
 
 def _warn_unused_stop_keys(stop: Any, results: Results) -> None:

@@ -20,7 +20,7 @@ import socket
 import sys
 from typing import Any
 
-from raysweep import storage
+from raysweep import journal, storage
 
 EXIT_USAGE = 2
 _PLOT_KINDS = ("dashboard", "history", "parallel", "curves", "importance", "lineage")
@@ -88,10 +88,9 @@ def _tail_event(path: str) -> dict[str, Any] | None:
     for line in reversed(tail.split(b"\n")):
         if line.strip():
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a torn last line
-            return event if isinstance(event, dict) else None
+                return journal.decode(line)
+            except ValueError:  # a torn last line, or not an event
+                continue
     return None
 
 
@@ -131,9 +130,9 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd  # noqa: PLC0415
 
     metric, mode = settings["metric"], settings["mode"]
-    journal = os.path.join(path, storage.JOURNAL_FILE)
+    journal_file = os.path.join(path, storage.JOURNAL_FILE)
     csv = os.path.join(path, storage.RESULTS_FILE)
-    updated = max((os.path.getmtime(f) for f in (journal, csv) if os.path.exists(f)),
+    updated = max((os.path.getmtime(f) for f in (journal_file, csv) if os.path.exists(f)),
                   default=os.path.getmtime(os.path.join(path, storage.EXPERIMENT_FILE)))
     tail = _tail_event(path)
     ended = bool(tail and tail.get("e") == "session" and tail.get("kind") in ("end",
@@ -151,21 +150,15 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
                 if len(values):
                     best = float(values.min() if mode == "min" else values.max())
     else:
-        from raysweep.results import (  # noqa: PLC0415
-            last_metric_result,
-            metric_loss,
-            trials_from_journal,
-        )
-
-        state = trials_from_journal(path, metric, mode)
+        state = journal.fold(storage.read_journal(path), metric, mode)
         sign = 1.0 if mode == "min" else -1.0
         losses = []
         for trial in state.trials.values():
             counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
             if trial.status.value != "ERROR":
                 result = trial.best_result if settings.get("scope") == "all" else \
-                    last_metric_result(trial, metric)
-                losses.append(metric_loss(result, metric, sign))
+                    journal.last_metric_result(trial, metric)
+                losses.append(journal.metric_loss(result, metric, sign))
         finite = [v for v in losses if math.isfinite(v)]
         if finite:
             best = sign * min(finite)

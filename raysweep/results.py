@@ -23,6 +23,7 @@ from raysweep.journal import (  # noqa: F401 - re-exported: the fold moved to ra
     fold,
     last_metric_result,
     metric_loss,
+    report_history,
 )
 from raysweep.trial import Trial, TrialStatus
 
@@ -236,34 +237,8 @@ class Results:
         cache = getattr(self, "_history_cache", None)
         if cache is not None:
             return cache
-        rows: list[dict[str, Any]] = []
-        index: dict[str, list[int]] = {}  # trial id -> row numbers still valid
-        undo: dict[str, list[tuple[int, dict]]] = {}  # rows the trial's last fork superseded
-        for event in storage.read_journal(self.path):
-            kind = event["e"]
-            if kind == "r":
-                result = dict(event["r"])
-                result["trial_id"] = event["id"]
-                index.setdefault(event["id"], []).append(len(rows))
-                rows.append(result)
-            elif kind in ("restart", "fork"):
-                # A restart from iteration i supersedes that trial's later reports.
-                keep_upto = event.get("i", 0)
-                valid = index.get(event["id"], [])
-                dropped = []
-                for row_number in valid:
-                    if rows[row_number].get("training_iteration", 0) > keep_upto:
-                        dropped.append((row_number, rows[row_number]))
-                        rows[row_number] = None  # type: ignore[call-overload]
-                index[event["id"]] = [n for n in valid if rows[n] is not None]
-                if kind == "fork":
-                    undo[event["id"]] = dropped
-            elif kind == "unfork":  # the fork produced nothing: its superseded rows stand
-                for row_number, row in undo.pop(event["id"], []):
-                    rows[row_number] = row
-                    index.setdefault(event["id"], []).append(row_number)
-                index.get(event["id"], []).sort()
-        frame = pd.DataFrame([r for r in rows if r is not None])
+        rows = report_history(storage.read_journal(self.path))
+        frame = pd.DataFrame(rows)
         if not frame.empty:
             front = ["trial_id", "training_iteration"]
             frame = frame[front + [c for c in frame.columns if c not in front]]

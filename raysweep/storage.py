@@ -26,7 +26,7 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 from raysweep import journal
 from raysweep.errors import ExperimentLocked
@@ -161,7 +161,7 @@ class ExperimentDir:
         self._journal: int | None = None  # file descriptor, opened for appending
         self._size = 0  # bytes of the journal that hold complete lines
         self._broken: OSError | None = None  # a failed write: nothing more is written
-        self._lock_handle = None
+        self._lock_handle: IO[str] | None = None
         self._last_sync = time.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------

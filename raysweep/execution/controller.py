@@ -137,8 +137,7 @@ class Controller:
         if isinstance(suggested, dict) and suggested != event["c"]:
             self._replay_warning(f"searcher proposed a different config for trial "
                                  f"{trial_id} on replay; keeping the journaled one")
-        trial = self.state.apply(event)
-        assert trial is not None
+        trial = self.state.add(event)
         self._created += 1
         self.scheduler.on_trial_add(trial)
 
@@ -279,8 +278,7 @@ class Controller:
                     self.state.searcher_finished = True
                     self._journal(journal.finished())
                     continue
-                trial = self.state.apply(journal.new(trial_id, config, self.executor.wall_time()))
-                assert trial is not None
+                trial = self.state.add(journal.new(trial_id, config, self.executor.wall_time()))
                 trial.status = TrialStatus.PENDING
                 self._created += 1
                 self._journal(journal.new(trial_id, config, round(trial.created_at, 3)))

@@ -71,11 +71,12 @@ from raysweep.journal._fold import (
     last_metric_result,
     live_events,
     metric_loss,
+    report_history,
 )
 
 __all__ = [
     "METRIC_RESULT", "Event", "JournalState", "Kind", "checkpoint", "corrupt", "count_created",
     "decode", "decode_all", "dumps", "finished", "fold", "fork", "json_default",
     "last_metric_result", "live_events", "metric_loss", "new", "quote", "read", "report",
-    "report_line", "restart", "resume", "session", "status", "unfork",
+    "report_history", "report_line", "restart", "resume", "session", "status", "unfork",
 ]

@@ -192,7 +192,7 @@ def decode_all(data: bytes, file: str) -> list[dict[str, Any]]:
     """Every event of a journal's bytes; a torn last line is dropped."""
     lines = data.split(b"\n")
     last = len(lines) - 1
-    events = []
+    events: list[dict[str, Any]] = []
     append = events.append
     for number, line in enumerate(lines):
         if not line.strip():

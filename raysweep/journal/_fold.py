@@ -54,10 +54,12 @@ class JournalState:
     finished, and each forked trial's PBT schedule, as the events applied so far say.
 
     ``track_tails=True`` also remembers where each trial's current run began, for
-    ``unfinished_reports`` (restore); ``rs.load`` does without.
+    ``unfinished_reports`` (restore); ``history=True`` keeps every report that still
+    stands, for ``history_rows`` (``Results.history``); ``rs.load`` does without either.
     """
 
-    def __init__(self, metric: str, mode: str, *, track_tails: bool = False) -> None:
+    def __init__(self, metric: str, mode: str, *, track_tails: bool = False,
+                 history: bool = False) -> None:
         self.metric = metric
         self.sign = 1.0 if mode == "min" else -1.0
         self.trials: dict[str, Trial] = {}
@@ -66,6 +68,7 @@ class JournalState:
         self.position = 0  # how many events were applied (the next one's index)
         # trial id -> (index, training_iteration) of the reports of its current run
         self._runs: dict[str, list[tuple[int, int]]] | None = {} if track_tails else None
+        self._history = _History() if history else None
         self._apply: dict[str, Callable[[Trial, dict[str, Any]], None]] = {
             "r": self._apply_report, "s": self._apply_status, "ck": self._apply_checkpoint,
             "resume": self._apply_resume, "fork": self._apply_fork,
@@ -79,7 +82,7 @@ class JournalState:
         self.position += 1
         kind = event["e"]
         if kind == "new":
-            return self._apply_new(event)
+            return self._add(event)
         if kind == "finished":
             self.searcher_finished = True
             return None
@@ -92,7 +95,12 @@ class JournalState:
         apply(trial, event)
         return trial
 
-    def _apply_new(self, event: dict[str, Any]) -> Trial:
+    def add(self, event: dict[str, Any]) -> Trial:
+        """Fold in a ``new`` event (``apply`` for the one kind that always gives a trial)."""
+        self.position += 1
+        return self._add(event)
+
+    def _add(self, event: dict[str, Any]) -> Trial:
         trial = Trial(event["id"], event["c"], created_at=event.get("t", 0.0))
         trial.status = TrialStatus.RUNNING
         self.trials[trial.trial_id] = trial
@@ -109,6 +117,8 @@ class JournalState:
         if self._runs is not None:
             self._runs[trial.trial_id].append((self.position - 1,
                                                result.get("training_iteration", 0)))
+        if self._history is not None:
+            self._history.report(trial.trial_id, result)
 
     def _apply_status(self, trial: Trial, event: dict[str, Any]) -> None:
         trial.status = TrialStatus(event["s"])
@@ -136,6 +146,8 @@ class JournalState:
         schedule.append({"training_iteration": event["i"], "config": event["c"],
                          "parent_id": event["p"]})
         self._new_run(trial)
+        if self._history is not None:
+            self._history.rewind(trial.trial_id, event.get("i", 0), fork=True)
 
     def _apply_unfork(self, trial: Trial, event: dict[str, Any]) -> None:
         # The fork produced nothing (its donor's checkpoint was the end of training): the
@@ -152,6 +164,8 @@ class JournalState:
             schedule.pop()
             if len(schedule) <= 1:
                 del self.schedules[trial.trial_id]
+        if self._history is not None:
+            self._history.unfork(trial.trial_id)
 
     def _apply_restart(self, trial: Trial, event: dict[str, Any]) -> None:
         trial.num_failures = event.get("n", trial.num_failures)
@@ -159,6 +173,8 @@ class JournalState:
         trial.status = TrialStatus.RUNNING
         trial.error = None
         self._new_run(trial)
+        if self._history is not None:
+            self._history.rewind(trial.trial_id, event.get("i", 0), fork=False)
 
     def _new_run(self, trial: Trial) -> None:
         if self._runs is not None:
@@ -186,7 +202,14 @@ class JournalState:
             trial.best_result = result
         return loss
 
-    # -- restore ----------------------------------------------------------------------------
+    # -- derived views ----------------------------------------------------------------------
+    def history_rows(self) -> list[dict[str, Any]]:
+        """Every report that still stands, in journal order, with its ``trial_id`` (a
+        restart from iteration i drops the trial's later ones; needs ``history``)."""
+        if self._history is None:
+            raise RuntimeError("JournalState(history=True) is needed for history_rows")
+        return [row for row in self._history.rows if row is not None]
+
     def unfinished_reports(self) -> set[int]:
         """Indexes of the reports an unfinished trial (RUNNING or PENDING) will produce again
         after a restore: those of its current run past its last checkpoint (needs
@@ -203,10 +226,50 @@ class JournalState:
         return again
 
 
+class _History:
+    """The report rows of ``JournalState(history=True)``."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any] | None] = []
+        self._valid: dict[str, list[int]] = {}  # trial id -> its row numbers still standing
+        self._undo: dict[str, list[tuple[int, dict[str, Any]]]] = {}  # dropped by its fork
+
+    def report(self, trial_id: str, result: dict[str, Any]) -> None:
+        self._valid.setdefault(trial_id, []).append(len(self.rows))
+        self.rows.append({**result, "trial_id": trial_id})
+
+    def rewind(self, trial_id: str, keep_upto: int, fork: bool) -> None:
+        """A restart (or fork) from iteration ``keep_upto`` supersedes the later reports."""
+        rows = self.rows
+        valid = self._valid.get(trial_id, [])
+        dropped = []
+        for number in valid:
+            row = rows[number]
+            if row is not None and row.get("training_iteration", 0) > keep_upto:
+                dropped.append((number, row))
+                rows[number] = None
+        self._valid[trial_id] = [n for n in valid if rows[n] is not None]
+        if fork:
+            self._undo[trial_id] = dropped
+
+    def unfork(self, trial_id: str) -> None:
+        """The fork produced nothing: the rows it superseded stand again."""
+        valid = self._valid.setdefault(trial_id, [])
+        for number, row in self._undo.pop(trial_id, []):
+            self.rows[number] = row
+            valid.append(number)
+        valid.sort()
+
+
+def report_history(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every report of ``events`` that still stands (``JournalState.history_rows``)."""
+    return fold(events, "", "min", history=True).history_rows()
+
+
 def fold(events: Iterable[dict[str, Any]], metric: str, mode: str, *,
-         track_tails: bool = False) -> JournalState:
+         track_tails: bool = False, history: bool = False) -> JournalState:
     """The state after every event of ``events``."""
-    state = JournalState(metric, mode, track_tails=track_tails)
+    state = JournalState(metric, mode, track_tails=track_tails, history=history)
     apply = state.apply
     for event in events:
         apply(event)
