@@ -17,15 +17,17 @@ import numpy as np
 import pandas as pd
 
 from raysweep import storage
-from raysweep.journal import (  # noqa: F401 - re-exported: the fold moved to raysweep.journal
-    METRIC_RESULT,
+from raysweep._goal import METRIC_RESULT, Goal, check_scope, last_metric_result
+from raysweep.journal import (  # noqa: F401 - re-exported: the fold lives in raysweep.journal
     JournalState,
     fold,
-    last_metric_result,
     metric_loss,
     report_history,
 )
 from raysweep.trial import Trial, TrialStatus
+
+__all__ = ["METRIC_RESULT", "JournalState", "Results", "last_metric_result", "load",
+           "metric_loss", "read_settings", "trials_from_journal"]
 
 _RESERVED = ("training_iteration", "time_total_s", "time_this_iter_s")
 
@@ -54,7 +56,7 @@ class Results:
         self.scope = scope
         self.path = path
         self.settings = settings or {}
-        self._sign = 1.0 if mode == "min" else -1.0
+        self._goal = Goal.of(metric, mode)  # the rule for "better"
         self._schedules = schedules or {}
 
     # -- basics ---------------------------------------------------------------------------
@@ -104,38 +106,24 @@ class Results:
 
     # -- best-of --------------------------------------------------------------------------
     def _representative(self, trial: Trial, scope: str | None = None) -> dict[str, Any]:
-        scope = scope or self.scope
-        if scope == "all":
-            return trial.best_result or trial.last_result or {}
-        return last_metric_result(trial, self.metric)
-
-    def _loss(self, trial: Trial, metric: str, sign: float, scope: str) -> float:
-        if trial.status is TrialStatus.ERROR:
-            return math.inf
-        if scope == "all" and metric == self.metric and sign == self._sign:
-            return trial.best_loss if math.isfinite(trial.best_loss) else math.inf
-        if scope == "all":
-            return min((metric_loss(r, metric, sign) for r in self._trial_history(trial)),
-                       default=math.inf)
-        if metric == self.metric:
-            return metric_loss(self._representative(trial, "last"), metric, sign)
-        return metric_loss(trial.last_result, metric, sign)
+        return self._goal.result_of(trial, scope or self.scope)
 
     def _best_trial(self, metric: str | None = None, mode: str | None = None,
                     scope: str | None = None) -> Trial | None:
-        metric = metric or self.metric
-        sign = self._sign if mode is None else (1.0 if mode == "min" else -1.0)
-        if mode is not None and mode not in ("min", "max"):
-            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        scope = scope or self.scope
-        if scope not in ("last", "all"):
-            raise ValueError(f"scope must be 'last' or 'all', got {scope!r}")
-        best, best_loss = None, math.inf
-        for trial in self._trials.values():
-            loss = self._loss(trial, metric, sign, scope)
-            if loss < best_loss:
-                best, best_loss = trial, loss
-        return best
+        goal = self._goal if metric in (None, "", self.metric) and mode in (None, self.mode) \
+            else Goal.of(metric or self.metric, self.mode if mode is None else mode)
+        scope = check_scope(scope or self.scope)
+        if scope == "all" and goal != self._goal:
+            # Each trial's best_result is its best under the experiment's goal, not this one:
+            # read its history instead.
+            return goal.best(self._trials.values(), key=lambda trial: math.inf
+                             if trial.status is TrialStatus.ERROR else
+                             min(map(goal.loss, self._trial_history(trial)), default=math.inf))
+        if goal.metric != self.metric:  # only the experiment's metric is kept aside
+            return goal.best(self._trials.values(), key=lambda trial: math.inf
+                             if trial.status is TrialStatus.ERROR else
+                             goal.loss(trial.last_result))
+        return goal.best(self._trials.values(), scope)
 
     def get_best(self, metric: str | None = None, mode: str | None = None,
                  scope: str | None = None) -> Trial | None:

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 import raysweep as rs
+from raysweep.decisions import Decision
+from raysweep.execution.messages import Ended, EndKind, Report
 from raysweep.execution.simulated import Simulated
 
 SPACE = {"x": rs.uniform(0, 1)}
@@ -145,18 +147,19 @@ def test_a_waiting_report_idles_until_the_next_poll_delivers_the_decision():
     executor = make(max_iterations=5)
     executor.start("a", {}, None, 0, 0.0, None)  # blocking=None: wait at every report
     assert executor.free_slots() == 1
-    assert executor.poll(60.0) == [("r", "a", {"loss": 1.0, "training_iteration": 1,
+    assert executor.poll(60.0) == [Report("a", {"loss": 1.0, "training_iteration": 1,
                                                 "time_this_iter_s": 10.0,
                                                 "time_total_s": 10.0}, None, True)]
     assert executor.now() == 10.0
     assert executor.poll(5.0) == []  # no decision sent: the worker waits, the clock moves
     assert executor.now() == 15.0
-    executor.decide("a", "CONTINUE")
+    executor.decide("a", Decision.CONTINUE)
     (event,) = executor.poll(60.0)
-    assert event[2]["training_iteration"] == 2 and executor.now() == 25.0
-    executor.decide("a", "PAUSE")
+    assert event.result["training_iteration"] == 2 and executor.now() == 25.0
+    executor.decide("a", Decision.PAUSE)
     (end,) = executor.poll(60.0)
-    assert end[:4] == ("e", "a", "paused", None) and end[4][0] == "pickle"
+    assert (end.trial_id, end.kind, end.info) == ("a", EndKind.PAUSED, None)
+    assert end.payload[0] == "pickle"
     assert executor.now() == 25.0 and executor.free_slots() == 2
 
 
@@ -167,28 +170,28 @@ def test_running_ahead_a_stop_keeps_the_next_report_and_a_pause_drops_it():
     executor = make(max_iterations=5)
     executor.start("a", {}, None, 0, 0.0, ())  # never blocks
     (report,) = executor.poll(60.0)
-    assert report[4] is False
-    executor.decide("a", "STOP")
+    assert report.waiting is False
+    executor.decide("a", Decision.STOP)
     events = executor.poll(60.0)
-    assert [e[:2] for e in events] == [("r", "a"), ("e", "a")]
-    assert events[0][2]["training_iteration"] == 2 and events[0][4] is False
-    assert events[1][2:] == ("stopped", None, None)
+    assert [(type(e), e.trial_id) for e in events] == [(Report, "a"), (Ended, "a")]
+    assert events[0].result["training_iteration"] == 2 and events[0].waiting is False
+    assert events[1] == Ended("a", EndKind.STOPPED, None, None)
     assert executor.now() == 20.0 and executor.stats["lost_iterations"] == 0
 
     executor.start("b", {}, None, 0, 0.0, ())
     executor.poll(60.0)
-    executor.decide("b", "PAUSE")
+    executor.decide("b", Decision.PAUSE)
     (end,) = executor.poll(60.0)
-    assert end[:4] == ("e", "b", "paused", None)
-    assert pickle.loads(end[4][1])["iteration"] == 1  # resumes after the kept report
+    assert (end.trial_id, end.kind, end.info) == ("b", EndKind.PAUSED, None)
+    assert pickle.loads(end.payload[1])["iteration"] == 1  # resumes after the kept report
     assert executor.stats["lost_iterations"] == 1
 
     last = make(max_iterations=2)
     last.start("c", {}, None, 0, 0.0, ())
     last.poll(60.0)
-    last.decide("c", "PAUSE")  # too late: iteration 2 is its last, and it is kept
+    last.decide("c", Decision.PAUSE)  # too late: iteration 2 is its last, and it is kept
     events = last.poll(60.0)
-    assert [e[0] for e in events] == ["r", "e"] and events[1][2] == "done"
+    assert [type(e) for e in events] == [Report, Ended] and events[1].kind is EndKind.DONE
 
 
 def test_resume_from_a_checkpoint_and_latency():
@@ -196,10 +199,10 @@ def test_resume_from_a_checkpoint_and_latency():
     executor.start("a", {}, ("pickle", b""), 2, 20.0, ())
     assert executor.running_since("a") is None  # not delivered yet
     events = executor.poll(60.0)
-    assert [e[0] for e in events] == ["r", "e"]
-    assert events[0][2]["training_iteration"] == 3
-    assert events[0][2]["time_total_s"] == 30.0
-    assert events[1][2] == "done" and executor.now() == 11.0
+    assert [type(e) for e in events] == [Report, Ended]
+    assert events[0].result["training_iteration"] == 3
+    assert events[0].result["time_total_s"] == 30.0
+    assert events[1].kind is EndKind.DONE and executor.now() == 11.0
 
 
 def test_kill_and_curve_exceptions_end_the_trial_as_error():
@@ -212,12 +215,14 @@ def test_kill_and_curve_exceptions_end_the_trial_as_error():
     executor.start("a", {}, None, 0, 0.0, ())
     executor.start("b", {}, None, 0, 0.0, ())
     events = executor.poll(60.0)
-    assert [e[:2] for e in events] == [("r", "a"), ("r", "b"), ("e", "a"), ("e", "b")]
-    assert events[2][2] == "error" and "curve broke" in events[2][3]
+    assert [(type(e), e.trial_id) for e in events] == [(Report, "a"), (Report, "b"),
+                                                        (Ended, "a"), (Ended, "b")]
+    assert events[2].kind is EndKind.ERROR and "curve broke" in events[2].info
     executor.start("c", {}, None, 0, 0.0, None)
-    assert executor.poll(0.0)[0][:2] == ("r", "c")  # waits for a decision that never comes
+    (report,) = executor.poll(0.0)  # it waits for a decision that never comes
+    assert (type(report), report.trial_id) == (Report, "c")
     assert executor.running_since("c") == 1.0 and executor.now() == 2.0
-    assert executor.kill("c", "too slow") == [("e", "c", "error", "too slow", None)]
+    assert executor.kill("c", "too slow") == [Ended("c", EndKind.ERROR, "too slow", None)]
     assert executor.kill("c", "again") == [] and executor.free_slots() == 2
 
 

@@ -23,6 +23,7 @@ from raysweep.callbacks import _logs_reports
 from raysweep.decisions import Decision, Fork, New, Resume, Wait
 from raysweep.errors import MissingMetric, ResumeMismatch, TrialError
 from raysweep.execution.checkpoints import CheckpointBook
+from raysweep.execution.messages import Ended, EndKind, Event, Lost, Report
 from raysweep.journal import JournalState, last_metric_result
 from raysweep.search.base import FINISHED
 from raysweep.trial import Trial, TrialStatus
@@ -30,7 +31,6 @@ from raysweep.trial import Trial, TrialStatus
 logger = logging.getLogger("raysweep")
 
 _FINISHED = (TrialStatus.TERMINATED, TrialStatus.ERROR)
-_CHECKPOINT_ERROR = "checkpoint_error"  # Trial.extra key: why its checkpoint was refused
 _BUDGET_GRACE_S = 2.0  # after time_budget_s, how long a running trial may take to stop
 
 
@@ -79,6 +79,9 @@ class Controller:
         self._warned: set[str] = set()
         self._fatal: BaseException | None = None
         self._stopping: set[str] = set()
+        # per running trial: the PAUSE/STOP sent to it, and why its checkpoint was refused
+        self._pending: dict[str, Decision] = {}
+        self._checkpoint_error: dict[str, str] = {}
         self._gc = _GcFreezer()
 
     # ---------------------------------------------------------------------------- replay
@@ -377,16 +380,19 @@ class Controller:
             callback.on_trial_start(trial)
 
     # ---------------------------------------------------------------------------- events
-    def _handle(self, event: tuple) -> None:
-        kind = event[0]
-        if kind == "r":
-            self._on_report(event[1], event[2], event[3], event[4])
-        elif kind == "e":
-            self._on_end(event[1], event[2], event[3], event[4])
-        elif kind == "lost":
-            self._on_lost(event[1], event[2], event[3])
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, Report):
+            self._on_report(event)
+        elif isinstance(event, Ended):
+            self._on_end(event)
+        elif isinstance(event, Lost):
+            self._on_lost(event)
+        else:  # pragma: no cover - executor bug
+            raise TypeError(f"unknown executor event {event!r}")
 
-    def _on_report(self, trial_id: str, result: dict, payload, waiting: bool) -> None:
+    def _on_report(self, report: Report) -> None:
+        trial_id, result, payload, waiting = \
+            report.trial_id, report.result, report.payload, report.waiting
         trial = self.trials[trial_id]
         self._book.reported(trial_id)
         trial.node_id = self.executor.node_of(trial_id)
@@ -397,10 +403,10 @@ class Controller:
                 self._save_checkpoint(trial, payload)
             except ValueError as exc:  # this checkpoint cannot be stored: the trial fails
                 payload = None
-                trial.extra[_CHECKPOINT_ERROR] = f"trial {trial_id}: {exc}"
+                self._checkpoint_error[trial_id] = f"trial {trial_id}: {exc}"
                 self._stopping.add(trial_id)
                 if not waiting:
-                    self.executor.decide(trial_id, "STOP")
+                    self.executor.decide(trial_id, Decision.STOP)
         encoded = None if self.storage is None else \
             self.storage.append_report(trial_id, result, payload is not None)
         for logger_ in self._report_loggers:  # the file loggers reuse the journal's text
@@ -411,7 +417,7 @@ class Controller:
             callback.on_trial_result(trial, result)
         if trial_id in self._stopping:
             if waiting:
-                self.executor.decide(trial_id, "STOP")
+                self.executor.decide(trial_id, Decision.STOP)
             return
         if not loss_known and self.scheduler.requires_metric:
             self._fatal = MissingMetric(
@@ -419,7 +425,7 @@ class Controller:
                 f"but not the metric {self.metric!r}; the scheduler "
                 f"{type(self.scheduler).__name__} needs it in every result")
             if waiting:
-                self.executor.decide(trial_id, "STOP")
+                self.executor.decide(trial_id, Decision.STOP)
             return
         self.searcher.observe(trial_id, result, final=False)
         try:
@@ -427,15 +433,15 @@ class Controller:
         except MissingMetric as exc:
             self._fatal = exc
             if waiting:
-                self.executor.decide(trial_id, "STOP")
+                self.executor.decide(trial_id, Decision.STOP)
             return
         if decision is Decision.CONTINUE:
             if waiting:
-                self.executor.decide(trial_id, "CONTINUE")
+                self.executor.decide(trial_id, Decision.CONTINUE)
             return
         self._stopping.add(trial_id)
-        trial.extra["pending"] = decision.value
-        self.executor.decide(trial_id, decision.value)
+        self._pending[trial_id] = decision
+        self.executor.decide(trial_id, decision)
 
     def _save_checkpoint(self, trial: Trial, payload, iteration: int | None = None) -> None:
         """Store a checkpoint, then record it (write-ahead rule 1: before the journal event
@@ -446,39 +452,40 @@ class Controller:
         self.storage.write_checkpoint(trial.trial_id, iteration, payload)
         self._book.saved(trial, iteration)
 
-    def _on_end(self, trial_id: str, kind: str, info, payload) -> None:
+    def _on_end(self, ended: Ended) -> None:
+        trial_id, kind, info, payload = ended.trial_id, ended.kind, ended.info, ended.payload
         trial = self.trials[trial_id]
         self._active.discard(trial_id)
         self._stopping.discard(trial_id)
-        pending = trial.extra.pop("pending", None)
-        failed = trial.extra.pop(_CHECKPOINT_ERROR, None)
-        if failed is not None and kind != "error":
-            kind, info = "error", failed
-        if kind == "stopped" and trial.last_result is None:
+        pending = self._pending.pop(trial_id, None)
+        failed = self._checkpoint_error.pop(trial_id, None)
+        if failed is not None and kind is not EndKind.ERROR:
+            kind, info = EndKind.ERROR, failed
+        if kind is EndKind.STOPPED and trial.last_result is None:
             # stopped before its first report (the time budget ran out): nothing to judge
             self._set_status(trial, TrialStatus.TERMINATED)
             return
-        if kind == "cancelled":
+        if kind is EndKind.CANCELLED:
             if self._budget_hit:
                 self._set_status(trial, TrialStatus.TERMINATED)
             else:
                 trial.status = TrialStatus.PENDING
                 self._restart.append(trial_id)
             return
-        if kind == "done" or (kind == "stopped" and pending != "PAUSE"):
+        if kind is EndKind.DONE or (kind is EndKind.STOPPED and pending is not Decision.PAUSE):
             self._void_fork(trial)
-        if kind == "error":
+        if kind is EndKind.ERROR:
             trial.error = info
             self._set_status(trial, TrialStatus.ERROR, error=info)
             if self.fail_fast:
                 self._fatal = TrialError(f"trial {trial_id} failed (fail_fast=True):\n{info}")
             return
-        if kind == "paused" or (kind == "stopped" and pending == "PAUSE"):
+        if kind is EndKind.PAUSED or (kind is EndKind.STOPPED and pending is Decision.PAUSE):
             if payload is not None:
                 try:
                     self._save_checkpoint(trial, payload)
                 except ValueError as exc:
-                    self._on_end(trial_id, "error", f"trial {trial_id}: {exc}", None)
+                    self._on_end(Ended(trial_id, EndKind.ERROR, f"trial {trial_id}: {exc}"))
                     return
                 self._journal(journal.checkpoint(trial_id, trial.iteration))
             self._set_status(trial, TrialStatus.PAUSED)
@@ -496,12 +503,13 @@ class Controller:
                 return
         self._set_status(trial, TrialStatus.TERMINATED)
 
-    def _on_lost(self, trial_id: str, reason: str, counts: bool) -> None:
+    def _on_lost(self, lost: Lost) -> None:
+        trial_id, reason, counts = lost.trial_id, lost.reason, lost.counts
         trial = self.trials[trial_id]
         self._active.discard(trial_id)
         self._stopping.discard(trial_id)
-        trial.extra.pop("pending", None)
-        trial.extra.pop(_CHECKPOINT_ERROR, None)
+        self._pending.pop(trial_id, None)
+        self._checkpoint_error.pop(trial_id, None)
         if counts:
             trial.num_failures += 1
         if self._budget_hit and not (counts and trial.num_failures > self.max_failures):
@@ -554,7 +562,7 @@ class Controller:
             self._set_status(self.trials[self._restart.popleft()], TrialStatus.TERMINATED)
         for trial_id in list(self._active):
             self._stopping.add(trial_id)
-            self.executor.decide(trial_id, "STOP")
+            self.executor.decide(trial_id, Decision.STOP)
 
     def _kill_past_budget(self) -> None:
         """Trials told to stop at the time budget that did not reach a report within
@@ -562,22 +570,21 @@ class Controller:
         their last results, as Ray Tune ends its trials at ``time_budget_s``."""
         if self._budget_kill_at is None or self.executor.now() < self._budget_kill_at:
             return
+        if not self.executor.can_kill:  # (inline) the trial stops at its next report
+            self._budget_kill_at = None
+            return
         for trial_id in list(self._active):
             if self.executor.running_since(trial_id) is None:
                 continue  # queued: it ends as cancelled
-            try:
-                events = self.executor.kill(trial_id, "stopped at time_budget_s")
-            except NotImplementedError:  # the inline executor: it stops at its next report
-                self._budget_kill_at = None
-                return
-            for event in events:
-                if event[0] == "lost":
-                    self._on_lost(event[1], event[2], False)
-                elif event[0] == "e" and event[1] == trial_id:
+            for event in self.executor.kill(trial_id, "stopped at time_budget_s"):
+                if isinstance(event, Lost):
+                    self._on_lost(Lost(event.trial_id, event.reason, False))
+                elif isinstance(event, Ended) and event.trial_id == trial_id:
                     trial = self.trials[trial_id]
                     self._active.discard(trial_id)
                     self._stopping.discard(trial_id)
-                    trial.extra.pop("pending", None)
+                    self._pending.pop(trial_id, None)
+                    self._checkpoint_error.pop(trial_id, None)
                     self._set_status(trial, TrialStatus.TERMINATED)
                 else:
                     self._handle(event)
@@ -592,8 +599,8 @@ class Controller:
                 reason = (f"trial {trial_id} exceeded trial_timeout_s={self.trial_timeout_s} "
                           "and was stopped")
                 for event in self.executor.kill(trial_id, reason):
-                    if event[0] == "lost":
-                        self._on_lost(event[1], event[2], False)
+                    if isinstance(event, Lost):
+                        self._on_lost(Lost(event.trial_id, event.reason, False))
                     else:
                         self._handle(event)
 

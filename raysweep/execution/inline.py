@@ -8,16 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from raysweep.decisions import Decision
 from raysweep.execution.base import Executor
+from raysweep.execution.messages import Decide, Ended, Event, Message, Start
 from raysweep.execution.worker import _Runtime
 
 
 class InlineExecutor(Executor):
     """Runs trials sequentially in a thread of the driver process."""
 
+    #: A trial runs in a thread of the driver: it stops at its next report, never before.
+    can_kill = False
+
     def __init__(self) -> None:
         self._runtime: _Runtime | None = None
-        self._messages: list[tuple] = []
+        self._messages: list[Message] = []
         self._assigned: list[str] = []
         self._started_at: dict[str, float] = {}
 
@@ -31,25 +36,26 @@ class InlineExecutor(Executor):
     def free_slots(self) -> int:
         return 0 if self._assigned else 1
 
-    def start(self, trial_id, config, payload, start_iteration, time_total_s, blocking):
-        self._messages.append(("s", trial_id, config, payload, start_iteration, time_total_s,
-                               blocking))
+    def start(self, trial_id: str, config: dict[str, Any], payload: Any, start_iteration: int,
+              time_total_s: float, blocking: tuple[int, ...] | None) -> None:
+        self._messages.append(Start(trial_id, config, payload, start_iteration, time_total_s,
+                                    blocking))
         self._assigned.append(trial_id)
         self._started_at[trial_id] = self.now()
 
-    def decide(self, trial_id: str, decision: str) -> None:
-        self._messages.append(("d", trial_id, decision))
+    def decide(self, trial_id: str, decision: Decision) -> None:
+        self._messages.append(Decide(trial_id, decision))
 
-    def poll(self, timeout_s: float) -> list[tuple]:
+    def poll(self, timeout_s: float) -> list[Event]:
         assert self._runtime is not None, "setup() first"
         if not self._assigned and not self._messages:
             return []
         messages, self._messages = self._messages, []
         events = self._runtime.handle(messages)
         for event in events:
-            if event[0] == "e" and event[1] in self._assigned:
-                self._assigned.remove(event[1])
-                self._started_at.pop(event[1], None)
+            if type(event) is Ended and event.trial_id in self._assigned:
+                self._assigned.remove(event.trial_id)
+                self._started_at.pop(event.trial_id, None)
         return events
 
     def running_since(self, trial_id: str) -> float | None:
@@ -61,6 +67,8 @@ class InlineExecutor(Executor):
         if self._runtime is not None:
             self._runtime.stop_all()
 
-    def kill(self, trial_id: str, reason: str) -> list[tuple]:
-        raise NotImplementedError("the inline executor cannot kill a running trial; "
-                                  "use the Ray executor for trial_timeout_s")
+    def kill(self, trial_id: str, reason: str) -> list[Event]:
+        """Not possible here (``can_kill`` is False): a trial in the driver's own thread can
+        only be asked to stop, which ``decide`` does."""
+        raise RuntimeError("the inline executor cannot kill a running trial; use the Ray "
+                           "executor for trial_timeout_s")

@@ -25,7 +25,10 @@ import cloudpickle
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError
 
+from raysweep.decisions import Decision
 from raysweep.execution.base import Executor
+from raysweep.execution.messages import (Decide, Ended, EndKind, Event, Lost, Message, Start,
+                                         event_from_wire, message_from_wire, to_wire)
 from raysweep.execution.worker import _Runtime
 
 logger = logging.getLogger("raysweep")
@@ -73,7 +76,10 @@ class _WorkerActor:
         return clean
 
     def handle(self, messages: list[tuple]) -> list[tuple]:
-        return self._runtime.handle(messages)
+        """Messages and events travel as ``messages.to_wire`` tuples (smaller, faster)."""
+        assert self._runtime is not None, "configure() first"
+        events = self._runtime.handle([message_from_wire(m) for m in messages])
+        return [to_wire(event) for event in events]
 
 
 class _RunMarker:
@@ -198,7 +204,7 @@ class _Slot:
     marker: str | None = None  # path of the worker's ``_RunMarker`` file
     ready: bool = False
     outstanding: list = field(default_factory=list)
-    pending: list = field(default_factory=list)
+    pending: list[Message] = field(default_factory=list)
     urgent: bool = False
     assigned: list = field(default_factory=list)  # trial ids, head is running
     head_since: float = 0.0
@@ -450,7 +456,7 @@ class RayExecutor(Executor):
         self._slots: list[_Slot] = []
         self._owner: dict[Any, _Slot] = {}
         self._where: dict[str, _Slot] = {}
-        self._cancelled: list[tuple] = []
+        self._cancelled: list[Event] = []
         self._last_grow = 0.0
         self._mean_s: float | None = None
         self._node: dict[str, str | None] = {}  # the node of each trial's latest run
@@ -460,7 +466,7 @@ class RayExecutor(Executor):
         # ended may have died with the process), so none is charged a failure and each runs
         # next alone on a worker, where a second death is its own.
         self._suspects: set[str] = set()
-        self._held: list[tuple] = []  # start messages of suspects waiting for an idle worker
+        self._held: list[Start] = []  # start messages of suspects waiting for an idle worker
         self._target = 0  # workers wanted; lost ones are replaced up to this
         self._start_error: str | None = None
         self._requested = 0  # workers last asked of an autoscaler (_signal_demand)
@@ -631,8 +637,9 @@ class RayExecutor(Executor):
         return sum(max(0, self._depth - len(s.assigned)) for s in self._slots
                    if s.ready and not (s.assigned and s.assigned[0] in self._suspects))
 
-    def start(self, trial_id, config, payload, start_iteration, time_total_s, blocking):
-        message = ("s", trial_id, config, payload, start_iteration, time_total_s, blocking)
+    def start(self, trial_id: str, config: dict[str, Any], payload: Any, start_iteration: int,
+              time_total_s: float, blocking: tuple[int, ...] | None) -> None:
+        message = Start(trial_id, config, payload, start_iteration, time_total_s, blocking)
         if trial_id in self._suspects:
             self._held.append(message)
             self._place_held()
@@ -641,8 +648,8 @@ class RayExecutor(Executor):
                       and not (s.assigned and s.assigned[0] in self._suspects)]
         self._assign(min(candidates, key=lambda s: len(s.assigned)), message)
 
-    def _assign(self, slot: _Slot, message: tuple) -> None:
-        trial_id = message[1]
+    def _assign(self, slot: _Slot, message: Start) -> None:
+        trial_id = message.trial_id
         slot.pending.append(message)
         if not slot.assigned:
             slot.head_since = time.monotonic()
@@ -658,17 +665,17 @@ class RayExecutor(Executor):
                 return
             self._assign(idle[0], self._held.pop(0))
 
-    def decide(self, trial_id: str, decision: str) -> None:
+    def decide(self, trial_id: str, decision: Decision) -> None:
         slot = self._where.get(trial_id)
         if slot is None:
             for index, message in enumerate(self._held):
-                if message[1] == trial_id and decision != "CONTINUE":
+                if message.trial_id == trial_id and decision is not Decision.CONTINUE:
                     del self._held[index]  # never started: it ends as a cancelled queued one
-                    self._cancelled.append(("e", trial_id, "cancelled", None, None))
+                    self._cancelled.append(Ended(trial_id, EndKind.CANCELLED))
                     break
             return
-        slot.pending.append(("d", trial_id, decision))
-        if decision != "CONTINUE":
+        slot.pending.append(Decide(trial_id, decision))
+        if decision is not Decision.CONTINUE:
             slot.urgent = True
 
     def node_of(self, trial_id: str) -> str | None:
@@ -680,7 +687,7 @@ class RayExecutor(Executor):
             return None
         return slot.head_since
 
-    def poll(self, timeout_s: float) -> list[tuple]:
+    def poll(self, timeout_s: float) -> list[Event]:
         self._maybe_grow()
         self._check_ready()
         self._place_held()
@@ -702,7 +709,7 @@ class RayExecutor(Executor):
         if not ready:
             return []
         ready, _ = ray.wait(refs, num_returns=len(refs), timeout=0)
-        events: list[tuple] = []
+        events: list[Event] = []
         for ref in ready:
             slot = self._owner.pop(ref)
             slot.outstanding.remove(ref)
@@ -716,11 +723,12 @@ class RayExecutor(Executor):
             except (RayError, GetTimeoutError) as exc:  # the call failed, not the process
                 events.extend(self._lose(slot, f"worker call failed: {_last_line(exc)}"))
                 continue
-            for event in batch:
-                if event[0] == "e":
-                    self._finish(slot, event[1])
-                    self._suspects.discard(event[1])  # it ran alone and its worker survived
-            events.extend(batch)
+            for wire in batch:
+                event = event_from_wire(wire)
+                if isinstance(event, Ended):
+                    self._finish(slot, event.trial_id)
+                    self._suspects.discard(event.trial_id)  # it ran alone; its worker lived
+                events.append(event)
         return events
 
     def _finish(self, slot: _Slot, trial_id: str) -> None:
@@ -748,17 +756,17 @@ class RayExecutor(Executor):
         else:
             self._depth = self.queue_depth
 
-    def _call(self, slot: _Slot, messages: list[tuple]) -> None:
-        ref = slot.actor.handle.remote(messages)
+    def _call(self, slot: _Slot, messages: list[Message]) -> None:
+        ref = slot.actor.handle.remote([to_wire(message) for message in messages])
         slot.outstanding.append(ref)
         self._owner[ref] = slot
 
-    def _lose(self, slot: _Slot, reason: str, *, culprit: str | None = None) -> list[tuple]:
+    def _lose(self, slot: _Slot, reason: str, *, culprit: str | None = None) -> list[Event]:
         """Drop a dead (or killed) actor and start its replacement; its trials come back as
         ``lost`` events. The failure is charged to the trial the worker was running, as its
         ``_RunMarker`` says; where that cannot be read, to a trial that had the worker to
         itself, and otherwise to none (see ``_suspects``)."""
-        events = []
+        events: list[Event] = []
         alone = len(slot.assigned) == 1
         running = _read_marker(slot.marker) if culprit is None else None
         for trial_id in slot.assigned:
@@ -772,7 +780,7 @@ class RayExecutor(Executor):
                 counts = alone
                 if not alone:
                     self._suspects.add(trial_id)
-            events.append(("lost", trial_id, reason, counts))
+            events.append(Lost(trial_id, reason, counts))
             if self._where.get(trial_id) is slot:
                 del self._where[trial_id]
         slot.assigned = []
@@ -786,12 +794,12 @@ class RayExecutor(Executor):
             self._add_slot()
         return events
 
-    def kill(self, trial_id: str, reason: str) -> list[tuple]:
+    def kill(self, trial_id: str, reason: str) -> list[Event]:
         slot = self._where.get(trial_id)
         if slot is None:
             return []
         events = self._lose(slot, "worker killed to stop a timed-out trial", culprit=trial_id)
-        events.append(("e", trial_id, "error", reason, None))
+        events.append(Ended(trial_id, EndKind.ERROR, reason))
         return events
 
     def shutdown(self) -> None:

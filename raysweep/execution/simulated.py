@@ -38,7 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from raysweep.decisions import Decision
 from raysweep.execution.base import Executor
+from raysweep.execution.messages import Ended, EndKind, Event, Report
 from raysweep.execution.worker import _plain, _stop_checker
 
 _ITERATION, _END = 0, 1  # what a heap entry does when the clock reaches it
@@ -137,7 +139,7 @@ class Simulated(Executor):
 
     def _reset(self) -> None:
         self._runs: dict[str, _SimRun] = {}
-        self._inbox: list[tuple] = []
+        self._inbox: list[tuple[_SimRun, Decision | None]] = []
         self._heap: list[tuple] = []
         self._seq = 0
         self._fn: Callable[..., Any] | None = None
@@ -214,19 +216,19 @@ class Simulated(Executor):
         self._runs[trial_id] = run
         self._inbox.append((run, None))
 
-    def decide(self, trial_id: str, decision: str) -> None:
+    def decide(self, trial_id: str, decision: Decision) -> None:
         run = self._runs.get(trial_id)
         if run is not None:
             self._inbox.append((run, decision))
 
-    def poll(self, timeout_s: float) -> list[tuple]:
+    def poll(self, timeout_s: float) -> list[Event]:
         if self.include_driver_time and self._cpu_mark is not None:
             self._now += max(0.0, time.process_time() - self._cpu_mark)
         self._deliver()
         heap = self._heap
         while heap and heap[0][2].gen != heap[0][3]:
             heapq.heappop(heap)  # a killed or ended run's entry
-        events: list[tuple] = []
+        events: list[Event] = []
         if not heap:  # every running trial waits for a decision that was never sent
             self._now += max(0.0, timeout_s)
             self.stats["empty_polls"] += 1
@@ -251,12 +253,12 @@ class Simulated(Executor):
         run = self._runs.get(trial_id)
         return None if run is None else run.began
 
-    def kill(self, trial_id: str, reason: str) -> list[tuple]:
+    def kill(self, trial_id: str, reason: str) -> list[Event]:
         run = self._runs.get(trial_id)
         if run is None:
             return []
-        events: list[tuple] = []
-        self._end(run, "error", reason, events)
+        events: list[Event] = []
+        self._end(run, EndKind.ERROR, reason, events)
         return events
 
     def now(self) -> float:
@@ -291,13 +293,14 @@ class Simulated(Executor):
                 self._begin_iteration(run, at)
             elif run.waiting:
                 run.waiting = False
-                if decision == "CONTINUE":
+                if decision is Decision.CONTINUE:
                     self._begin_iteration(run, at)
                 else:
                     run.gen += 1  # nothing else is scheduled for a waiting run; be safe
-                    run.end_kind = "paused" if decision == "PAUSE" else "stopped"
+                    run.end_kind = EndKind.PAUSED if decision is Decision.PAUSE \
+                        else EndKind.STOPPED
                     self._push(at, run, _END)
-            elif decision != "CONTINUE" and run.stop_request is None:
+            elif decision is not Decision.CONTINUE and run.stop_request is None:
                 run.stop_request = decision  # noticed at the next report
 
     def _begin_iteration(self, run: _SimRun, at: float) -> None:
@@ -311,7 +314,7 @@ class Simulated(Executor):
             else:
                 out = self._fn(run.config, iteration)
         except Exception:  # noqa: BLE001 - the curve's failure is the trial's, as on a worker
-            run.end_kind, run.end_info = "error", traceback.format_exc()
+            run.end_kind, run.end_info = EndKind.ERROR, traceback.format_exc()
             self._push(at, run, _END)
             return
         duration, metrics = self._check(out, run.trial_id, iteration)
@@ -362,7 +365,7 @@ class Simulated(Executor):
             metrics = {**metrics, **converted}
         return duration, metrics
 
-    def _report(self, run: _SimRun, events: list[tuple]) -> None:
+    def _report(self, run: _SimRun, events: list[Event]) -> None:
         stats = self.stats
         stats["iterations"] += 1
         stats["busy_s"] += run.duration
@@ -370,9 +373,9 @@ class Simulated(Executor):
         done = bool(result.pop("done", False))
         final = done or (self.max_iterations is not None and
                          run.iteration + 1 >= self.max_iterations)
-        if run.stop_request == "PAUSE" and not final:  # asked to pause while running ahead
+        if run.stop_request is Decision.PAUSE and not final:  # asked while running ahead
             stats["lost_iterations"] += 1  # dropped: the resumed trial makes it again
-            self._end(run, "paused", None, events)
+            self._end(run, EndKind.PAUSED, None, events)
             return
         run.iteration += 1
         iteration = run.iteration
@@ -390,23 +393,24 @@ class Simulated(Executor):
             payload = _payload(iteration)
             run.saved = iteration
         stats["reports"] += 1
-        events.append(("r", run.trial_id, result, payload, waiting))
+        events.append(Report(run.trial_id, result, payload, waiting))
         if stop:
-            self._end(run, "stopped", None, events)
+            self._end(run, EndKind.STOPPED, None, events)
         elif final:
-            self._end(run, "done", None, events)
+            self._end(run, EndKind.DONE, None, events)
         elif waiting:
             run.waiting = True
         else:
             self._begin_iteration(run, self._now)
 
-    def _end(self, run: _SimRun, kind: str, info: Any, events: list[tuple]) -> None:
+    def _end(self, run: _SimRun, kind: EndKind, info: str | None,
+             events: list[Event]) -> None:
         run.gen += 1
         del self._runs[run.trial_id]
         payload = None
-        if kind == "paused" and run.iteration and run.saved != run.iteration:
+        if kind is EndKind.PAUSED and run.iteration and run.saved != run.iteration:
             payload = _payload(run.iteration)
-        events.append(("e", run.trial_id, kind, info, payload))
+        events.append(Ended(run.trial_id, kind, info, payload))
 
 
 class _SimRun:
@@ -426,12 +430,12 @@ class _SimRun:
         self.began: float | None = None
         self.gen = 0  # bumped when the run ends: its heap entries become stale
         self.waiting = False
-        self.stop_request: str | None = None
+        self.stop_request: Decision | None = None
         self.pending: dict[str, Any] | None = None
         self.duration = 0.0
         self.rng: np.random.Generator | None = None
-        self.end_kind = "stopped"
-        self.end_info: Any = None
+        self.end_kind = EndKind.STOPPED
+        self.end_info: str | None = None
         self.saved: int | None = None  # iteration of the checkpoint sent with a report
 
 

@@ -1,20 +1,8 @@
 """The worker side of the boundary: runs trials one after another in a dedicated thread.
 
 The same runtime serves the Ray actor (``ray_executor``) and the in-process executor
-(``inline``). The driver talks to it with ``handle(messages) -> events``:
-
-messages (tuples, to keep the wire small):
-    ("s", trial_id, config, payload, start_iteration, time_total_s, blocking)
-        queue a trial; ``payload`` is a checkpoint payload or None; ``blocking`` is None
-        (wait for a decision after every report) or a tuple of iterations to wait at.
-    ("d", trial_id, decision)       answer a waiting report, or ask a running trial to stop
-                                     ("CONTINUE", "PAUSE", "STOP")
-    ("c", trial_id)                 cancel a queued trial that has not started
-
-events:
-    ("r", trial_id, result, payload, waiting)   a report (payload: its checkpoint or None)
-    ("e", trial_id, kind, info, payload)        the trial's run ended; kind is "done",
-        "stopped", "paused", "error" (info: traceback text) or "cancelled"
+(``inline``). The driver talks to it with ``handle(messages) -> events``: messages are
+``Start``, ``Decide`` and ``Cancel``, events are ``Report`` and ``Ended`` (see ``messages.py``).
 
 ``handle`` returns as soon as there is something to say: immediately when the objective is
 blocked on a decision or idle, otherwise after a short linger that lets run-ahead reports and
@@ -37,6 +25,9 @@ import numpy as np
 
 from raysweep import checkpoint as _ckpt
 from raysweep import session as _session
+from raysweep.decisions import Decision
+from raysweep.execution.messages import (Cancel, Decide, Ended, EndKind, Event, Message,
+                                         Report, Start)
 from raysweep.trainable import Trainable
 
 LINGER_S = 0.002
@@ -90,14 +81,17 @@ class _Run:
                  "blocking", "decision", "stop_request", "end_kind", "_checkpoint",
                  "_last_time", "_start", "reported", "waiting")
 
-    def __init__(self, runtime: _Runtime, msg: tuple) -> None:
-        _, self.trial_id, self.config, self.payload, self.iteration, self.time_base, \
-            blocking = msg
+    def __init__(self, runtime: _Runtime, msg: Start) -> None:
+        self.trial_id = msg.trial_id
+        self.config = msg.config
+        self.payload = msg.payload
+        self.iteration = msg.start_iteration
+        self.time_base = msg.time_total_s
         self.runtime = runtime
-        self.blocking = None if blocking is None else frozenset(blocking)
-        self.decision: str | None = None
-        self.stop_request: str | None = None  # "PAUSE"/"STOP" asked while running ahead
-        self.end_kind = "stopped"
+        self.blocking = None if msg.blocking is None else frozenset(msg.blocking)
+        self.decision: Decision | None = None
+        self.stop_request: Decision | None = None  # PAUSE/STOP asked while running ahead
+        self.end_kind = EndKind.STOPPED
         self._checkpoint: Any = _MISSING
         self._start = self._last_time = time.perf_counter()
         self.reported = False
@@ -118,8 +112,8 @@ class _Run:
         # Asked to pause: this report is dropped (the trial resumes from its last checkpoint
         # and produces it again). Asked to stop: it is kept, and a final result (the value an
         # objective returned) always is: the trial ends with it.
-        if self.stop_request == "PAUSE" and not final:
-            self.end_kind = "paused"
+        if self.stop_request is Decision.PAUSE and not final:
+            self.end_kind = EndKind.PAUSED
             raise _session._StopTrial()
         payload = None
         if checkpoint is not None:
@@ -147,9 +141,9 @@ class _Run:
         waiting = not (stop or final) and (self.blocking is None or self.iteration in self.blocking)
         with runtime.cond:
             self.waiting = waiting
-            runtime.emit(("r", self.trial_id, result, payload, waiting))
+            runtime.emit(Report(self.trial_id, result, payload, waiting))
             if stop:
-                self.end_kind = "stopped"
+                self.end_kind = EndKind.STOPPED
                 raise _session._StopTrial()
             if not waiting:
                 return
@@ -157,9 +151,9 @@ class _Run:
                 runtime.cond.wait()
             decision, self.decision = self.decision, None
             self.waiting = False
-        if decision == "CONTINUE":
+        if decision is Decision.CONTINUE:
             return
-        self.end_kind = "paused" if decision == "PAUSE" else "stopped"
+        self.end_kind = EndKind.PAUSED if decision is Decision.PAUSE else EndKind.STOPPED
         raise _session._StopTrial()
 
 
@@ -214,7 +208,7 @@ class _Runtime:
         self.linger_s = linger_s
         self.cond = threading.Condition()
         self._queue: collections.deque[_Run] = collections.deque()
-        self._events: list[tuple] = []
+        self._events: list[Event] = []
         self._first_event_at = 0.0
         self._current: _Run | None = None
         self._generation = 0
@@ -222,13 +216,13 @@ class _Runtime:
         self._thread.start()
 
     # -- driver side ----------------------------------------------------------------------
-    def emit(self, event: tuple) -> None:  # caller holds self.cond
+    def emit(self, event: Event) -> None:  # caller holds self.cond
         if not self._events:
             self._first_event_at = time.perf_counter()
         self._events.append(event)
         self.cond.notify_all()
 
-    def handle(self, messages: list[tuple], wait: bool = True) -> list[tuple]:
+    def handle(self, messages: list[Message], wait: bool = True) -> list[Event]:
         with self.cond:
             self._generation += 1
             generation = self._generation
@@ -255,32 +249,31 @@ class _Runtime:
             events, self._events = self._events, []
             return events
 
-    def _apply(self, msg: tuple) -> None:
-        kind = msg[0]
-        if kind == "s":
+    def _apply(self, msg: Message) -> None:
+        if isinstance(msg, Start):
             self._queue.append(_Run(self, msg))
-        elif kind == "d":
-            trial_id, decision = msg[1], msg[2]
+        elif isinstance(msg, Decide):
+            trial_id, decision = msg.trial_id, msg.decision
             run = self._current
             if run is not None and run.trial_id == trial_id:
                 if run.waiting:
                     run.decision = decision
-                elif decision != "CONTINUE":
+                elif decision is not Decision.CONTINUE:
                     run.stop_request = decision
-            else:
-                for queued in self._queue:
-                    if queued.trial_id == trial_id and decision != "CONTINUE":
-                        self._queue.remove(queued)
-                        self.emit(("e", trial_id, "cancelled", None, None))
-                        break
-        elif kind == "c":
-            for queued in self._queue:
-                if queued.trial_id == msg[1]:
-                    self._queue.remove(queued)
-                    self.emit(("e", msg[1], "cancelled", None, None))
-                    break
+            elif decision is not Decision.CONTINUE:
+                self._cancel(trial_id)
+        elif isinstance(msg, Cancel):
+            self._cancel(msg.trial_id)
         else:  # pragma: no cover - protocol bug
             raise ValueError(f"unknown worker message {msg!r}")
+
+    def _cancel(self, trial_id: str) -> None:
+        """Drop ``trial_id`` if it waits in the queue (it ends cancelled)."""
+        for queued in self._queue:
+            if queued.trial_id == trial_id:
+                self._queue.remove(queued)
+                self.emit(Ended(trial_id, EndKind.CANCELLED))
+                break
 
     # -- objective thread -----------------------------------------------------------------
     def close(self) -> None:
@@ -297,9 +290,9 @@ class _Runtime:
             run = self._current
             if run is not None:
                 if run.waiting:
-                    run.decision = "STOP"
+                    run.decision = Decision.STOP
                 else:
-                    run.stop_request = "STOP"
+                    run.stop_request = Decision.STOP
             self._closed = True
             self.cond.notify_all()
 
@@ -327,9 +320,9 @@ class _Runtime:
                 self.mark("")
             with self.cond:
                 self._current = None
-                self.emit(("e", run.trial_id, kind, info, payload))
+                self.emit(Ended(run.trial_id, kind, info, payload))
 
-    def _execute(self, run: _Run) -> tuple[str, Any, Any]:
+    def _execute(self, run: _Run) -> tuple[EndKind, str | None, Any]:
         _session._local.session = run
         instance = None
         try:
@@ -345,17 +338,17 @@ class _Runtime:
                     raise TypeError(
                         "the objective returned None and never called raysweep.report(); "
                         "return a number or a dict of metrics, or call raysweep.report(...)")
-            return "done", None, None
+            return EndKind.DONE, None, None
         except _session._StopTrial:
             payload = None
-            if run.end_kind == "paused" and instance is not None:
+            if run.end_kind is EndKind.PAUSED and instance is not None:
                 try:
                     payload = _ckpt.to_payload(instance.save())
                 except Exception:  # noqa: BLE001 - report as the trial's error
-                    return "error", traceback.format_exc(), None
+                    return EndKind.ERROR, traceback.format_exc(), None
             return run.end_kind, None, payload
         except BaseException:  # noqa: BLE001 - any failure belongs to the trial
-            return "error", traceback.format_exc(), None
+            return EndKind.ERROR, traceback.format_exc(), None
         finally:
             if instance is not None:
                 try:

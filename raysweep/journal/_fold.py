@@ -14,39 +14,22 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from raysweep._goal import METRIC_RESULT, Goal, last_metric_result, metric_value
 from raysweep.trial import Trial, TrialStatus
 
-#: ``Trial.extra`` key of the trial's latest result that holds the metric, kept only while
-#: its ``last_result`` lacks it (``scope="last"`` then compares that one: a trial whose final
-#: report lacks the metric keeps its last value).
-METRIC_RESULT = "metric_result"
+__all__ = ["METRIC_RESULT", "JournalState", "fold", "last_metric_result", "live_events",
+           "metric_loss", "report_history"]
 
 _UNFINISHED = (TrialStatus.RUNNING, TrialStatus.PENDING)
 
 
-def last_metric_result(trial: Trial, metric: str) -> dict[str, Any]:
-    """The result ``scope="last"`` judges ``trial`` by: its last one, or, when that lacks
-    ``metric``, the latest one that has it (``{}`` before any report)."""
-    last = trial.last_result or {}
-    if metric not in last:
-        return trial.extra.get(METRIC_RESULT) or last
-    return last
-
-
 def metric_loss(result: dict[str, Any] | None, metric: str, sign: float) -> float:
-    """``sign * result[metric]`` as a float; ``inf`` when missing, NaN or infinite."""
+    """``sign * result[metric]`` as a float; ``inf`` when it is not a metric value (the
+    rule of ``raysweep._goal``; kept for callers of the older helper)."""
     if not result:
         return math.inf
-    value = result.get(metric)
-    if value is None or isinstance(value, bool):
-        return math.inf
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return math.inf
-    if not math.isfinite(value):
-        return math.inf
-    return sign * value
+    number = metric_value(result.get(metric))
+    return math.inf if number != number else sign * number
 
 
 class JournalState:
@@ -60,8 +43,10 @@ class JournalState:
 
     def __init__(self, metric: str, mode: str, *, track_tails: bool = False,
                  history: bool = False) -> None:
+        self.goal = Goal.of(metric, mode)  # best_loss/best_result follow its rule
         self.metric = metric
-        self.sign = 1.0 if mode == "min" else -1.0
+        self.sign = self.goal.sign
+        self._loss = self.goal.loss
         self.trials: dict[str, Trial] = {}
         self.searcher_finished = False
         self.schedules: dict[str, list[dict[str, Any]]] = {}
@@ -195,7 +180,7 @@ class JournalState:
         elif METRIC_RESULT in extra and \
                 extra[METRIC_RESULT].get("training_iteration", 0) >= trial.iteration:
             del extra[METRIC_RESULT]  # superseded by a restart from an earlier iteration
-        loss = metric_loss(result, self.metric, self.sign)
+        loss = self._loss(result)
         if loss < trial.best_loss or trial.best_result is None:
             if loss < trial.best_loss:
                 trial.best_loss = loss
@@ -263,7 +248,8 @@ class _History:
 
 def report_history(events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every report of ``events`` that still stands (``JournalState.history_rows``)."""
-    return fold(events, "", "min", history=True).history_rows()
+    # (the rows do not depend on a metric: any name folds them)
+    return fold(events, "training_iteration", "max", history=True).history_rows()
 
 
 def fold(events: Iterable[dict[str, Any]], metric: str, mode: str, *,
