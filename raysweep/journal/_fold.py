@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from raysweep._goal import METRIC_RESULT, Goal, last_metric_result, metric_value
+from raysweep.journal._events import Kind
 from raysweep.trial import Trial, TrialStatus
 
 __all__ = ["METRIC_RESULT", "JournalState", "fold", "last_metric_result", "live_events",
@@ -46,7 +47,6 @@ class JournalState:
         self.goal = Goal.of(metric, mode)  # best_loss/best_result follow its rule
         self.metric = metric
         self.sign = self.goal.sign
-        self._loss = self.goal.loss
         self.trials: dict[str, Trial] = {}
         self.searcher_finished = False
         self.schedules: dict[str, list[dict[str, Any]]] = {}
@@ -54,10 +54,13 @@ class JournalState:
         # trial id -> (index, training_iteration) of the reports of its current run
         self._runs: dict[str, list[tuple[int, int]]] | None = {} if track_tails else None
         self._history = _History() if history else None
+        # the kinds of one trial, keyed by their plain strings (as decoded: a str key finds
+        # a str key by identity, a Kind key only by a slower comparison)
         self._apply: dict[str, Callable[[Trial, dict[str, Any]], None]] = {
-            "r": self._apply_report, "s": self._apply_status, "ck": self._apply_checkpoint,
-            "resume": self._apply_resume, "fork": self._apply_fork,
-            "unfork": self._apply_unfork, "restart": self._apply_restart,
+            Kind.REPORT.value: self._apply_report, Kind.STATUS.value: self._apply_status,
+            Kind.CHECKPOINT.value: self._apply_checkpoint,
+            Kind.RESUME.value: self._apply_resume, Kind.FORK.value: self._apply_fork,
+            Kind.UNFORK.value: self._apply_unfork, Kind.RESTART.value: self._apply_restart,
         }
 
     # -- the fold ---------------------------------------------------------------------------
@@ -180,7 +183,11 @@ class JournalState:
         elif METRIC_RESULT in extra and \
                 extra[METRIC_RESULT].get("training_iteration", 0) >= trial.iteration:
             del extra[METRIC_RESULT]  # superseded by a restart from an earlier iteration
-        loss = self._loss(result)
+        value = result.get(self.metric)
+        if type(value) is float:  # the usual case, inline: the rule of Goal.loss for a float
+            loss = self.sign * value if math.isfinite(value) else math.inf
+        else:
+            loss = self.goal.loss(result)
         if loss < trial.best_loss or trial.best_result is None:
             if loss < trial.best_loss:
                 trial.best_loss = loss
