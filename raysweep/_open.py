@@ -24,6 +24,7 @@ import cloudpickle
 import numpy as np
 
 from raysweep import __version__ as VERSION
+from raysweep import journal
 from raysweep import storage as _storage
 from raysweep._spec import RunSpec
 from raysweep._warm_start import WARM_START_FILE, Pair, prior_key, read_warm_start
@@ -160,7 +161,8 @@ def _resolve(spec: RunSpec, path: str, stored: dict[str, Any] | None,
             raise ResumeMismatch(f"cannot resume: seed changed (stored {stored.get('seed')}, "
                                  f"now {seed})")
         planned = spec.searcher.planned_trials(spec.parsed_space, num_samples)
-        created = 0 if planned is not None else _count_created(path)
+        created = 0 if planned is not None else \
+            journal.count_created(os.path.join(path, _storage.JOURNAL_FILE))
         if num_samples < created:
             logger.warning("raysweep: resume with num_samples=%d but the experiment already has "
                            "%d trials; keeping them all (no new trial runs)", num_samples,
@@ -219,7 +221,7 @@ def _write(spec: RunSpec, directory: _storage.ExperimentDir, existing: bool,
         before = None if stored is None else spec.searcher.planned_trials(
             spec.parsed_space, int(stored.get("num_samples", spec.num_samples)))
         extended = planned is not None and before is not None and planned > before
-        events = _live_events(events, extended)
+        events = journal.live_events(events, extended)
     directory.open_journal()
     return events
 
@@ -253,22 +255,3 @@ def read_run_arguments(path: str, overrides: dict[str, Any]) -> tuple[Any, dict[
     kwargs["storage_path"] = os.path.dirname(path)
     kwargs["resume"] = True
     return space, kwargs
-
-
-def _live_events(events: list[dict[str, Any]], extended: bool) -> list[dict[str, Any]]:
-    """The journal to replay: without "searcher finished" marks that no longer hold (a grid
-    resumed with more repeats, or a mark that trials of a later extension followed)."""
-    last_new = max((i for i, event in enumerate(events) if event["e"] == "new"), default=-1)
-    return [event for i, event in enumerate(events)
-            if event["e"] != "finished" or (not extended and i > last_new)]
-
-
-def _count_created(path: str) -> int:
-    """How many trials the journal at ``path`` created (a cheap scan; a torn line is not one)."""
-    try:
-        with open(os.path.join(path, _storage.JOURNAL_FILE), "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        return 0
-    data = b"\n" + data[:data.rfind(b"\n") + 1]
-    return data.count(b'\n{"e":"new",')

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from raysweep import __version__ as VERSION  # noqa: F401 - the CLI reads it here
+from raysweep import journal
 from raysweep._open import Experiment, open_experiment, read_run_arguments
 from raysweep._spec import RunSpec
 from raysweep.callbacks import Callback, _FileLogger, default_loggers
@@ -191,7 +192,7 @@ def _drive(experiment: Experiment) -> tuple[Results, list[Callback]]:
         events = experiment.events
         if events:
             controller.replay(events)
-        directory.append({"e": "session", "kind": "start", "t": round(executor_obj.wall_time(), 3)})
+        directory.append(journal.session("start", executor_obj.wall_time()))
         try:
             executor_obj.setup(spec.objective, metric=metric, mode=mode, stop=spec.stop)
         except BaseException as exc:
@@ -221,9 +222,8 @@ def _drive(experiment: Experiment) -> tuple[Results, list[Callback]]:
                 _cleanup(controller.settle)
             _cleanup(reporter.close)
             _cleanup(executor_obj.shutdown)
-            _cleanup(directory.append, {
-                "e": "session", "kind": "end" if completed else "interrupted",
-                "t": round(executor_obj.wall_time(), 3)})
+            _cleanup(directory.append, journal.session("end" if completed else "interrupted",
+                                                       executor_obj.wall_time()))
             _cleanup(directory.flush, True)
             results = Results(controller.trials.values(), metric=metric, mode=mode, scope=scope,
                               path=path, settings=settings, schedules=controller.state.schedules)
