@@ -167,18 +167,18 @@ def constrained_ranks(F: np.ndarray | Sequence[Sequence[float]],
     violations share a rank). A point with a non-finite loss or a NaN violation counts as
     infeasible with an infinite violation."""
     F = _losses(F)
-    violation = np.asarray(violation, dtype=float).copy()
-    if violation.shape != (len(F),):
+    v: np.ndarray = np.asarray(violation, dtype=float).copy()
+    if v.shape != (len(F),):
         raise ValueError(f"violation must have one value per point ({len(F)}), got shape "
-                         f"{violation.shape}")
-    violation[np.isnan(violation) | ~np.all(np.isfinite(F), axis=1)] = np.inf
-    violation = np.maximum(violation, 0.0)
-    feasible = violation == 0
+                         f"{v.shape}")
+    v[np.isnan(v) | ~np.all(np.isfinite(F), axis=1)] = np.inf
+    v = np.maximum(v, 0.0)
+    feasible: np.ndarray = np.asarray(v == 0)
     ranks = np.empty(len(F), dtype=int)
     ranks[feasible] = nondominated_ranks(F[feasible])
     top = int(ranks[feasible].max()) if feasible.any() else 0
     if (~feasible).any():
-        ranks[~feasible] = top + 1 + np.unique(violation[~feasible], return_inverse=True)[1]
+        ranks[~feasible] = top + 1 + np.unique(v[~feasible], return_inverse=True)[1]
     return ranks
 
 
@@ -206,7 +206,7 @@ def crowding_distance(F: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
 
 # -- hypervolume ---------------------------------------------------------------------------------
 def hypervolume(F: np.ndarray | Sequence[Sequence[float]],
-                reference: Sequence[float]) -> float:
+                reference: np.ndarray | Sequence[float]) -> float:
     """The volume dominated by the points and bounded by ``reference`` (points not strictly
     better than the reference in every objective add nothing). Exact in every dimension;
     see the module for the cost beyond 3 objectives."""
@@ -286,7 +286,7 @@ def _hv3(F: np.ndarray, ref: np.ndarray) -> float:
 
 
 def hypervolume_contributions(F: np.ndarray | Sequence[Sequence[float]],
-                              reference: Sequence[float]) -> np.ndarray:
+                              reference: np.ndarray | Sequence[float]) -> np.ndarray:
     """The volume each point alone dominates (the hypervolume lost without it); 0 for
     dominated points, duplicates and points outside the reference."""
     F = _losses(F)

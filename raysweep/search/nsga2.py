@@ -182,7 +182,7 @@ class NSGA2(HistorySearcher):
         active = np.flatnonzero(layout.active(child)[0])
         if not genes[active].any() and cross >= self.crossover_prob:
             genes[active[int(others[0]) % len(active)]] = True  # a copy always changes
-        for j in np.flatnonzero(genes):
+        for j in np.flatnonzero(genes).tolist():
             if layout.kinds[j] == "categorical":
                 n = int(layout.n_choices[j])
                 if n >= 2:
