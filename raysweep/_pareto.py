@@ -62,6 +62,8 @@ def nondominated_ranks(F: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
         return np.zeros(0, dtype=int)
     if m == 1:  # one objective: the rank is the position among the distinct values
         return np.unique(F[:, 0], return_inverse=True)[1].astype(int) + 1
+    if n <= 64:  # small sets (a population, a rung): peel fronts off a dominance matrix
+        return _ranks_small(F)
     # equal points share a rank: sort the distinct ones lexicographically, map back after
     unique, inverse = np.unique(F, axis=0, return_inverse=True)  # rows in lexicographic order
     if m == 2:
@@ -71,6 +73,20 @@ def nondominated_ranks(F: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     else:
         ranks = _ranks_ens(unique)
     return ranks[np.asarray(inverse).ravel()]
+
+
+def _ranks_small(F: np.ndarray) -> np.ndarray:
+    le = np.all(F[:, None, :] <= F[None, :, :], axis=2)
+    lt = np.any(F[:, None, :] < F[None, :, :], axis=2)
+    dominated_by = (le & lt).T  # [i, j]: j dominates i
+    ranks = np.zeros(len(F), dtype=int)
+    rank = 0
+    while (ranks == 0).any():
+        rank += 1
+        left = ranks == 0
+        front = left & ~np.any(dominated_by & left[None, :], axis=1)
+        ranks[front] = rank
+    return ranks
 
 
 def _ranks_2d(U: np.ndarray) -> np.ndarray:

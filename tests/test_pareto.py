@@ -65,6 +65,13 @@ def test_nondominated_ranks_match_brute_force(m, data):
     assert nondominated_ranks(F).tolist() == brute_ranks(F).tolist()
 
 
+def test_large_sets_take_the_sweeps_and_match_brute_force():
+    rng = np.random.default_rng(2)
+    for m in (2, 3, 4, 5):
+        F = rng.integers(0, 8, (150, m)).astype(float)  # many ties and duplicates
+        assert nondominated_ranks(F).tolist() == brute_ranks(F).tolist()
+
+
 @pytest.mark.parametrize("m", [2, 3])
 def test_nondominated_ranks_on_continuous_random_sets(m):
     rng = np.random.default_rng(0)

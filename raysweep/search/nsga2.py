@@ -99,6 +99,7 @@ class NSGA2(HistorySearcher):
             self.metric, self.mode = list(goal.metrics), list(goal.modes)  # type: ignore
             del self.sign  # no single sign: every comparison goes through the goal
         self._result: dict[str, dict[str, Any]] = {}  # last non-empty result per trial
+        self._judged: dict[str, tuple[tuple[float, ...], float]] = {}  # (losses, violation)
         self._population: list[str] = []            # finished trials kept, in arrival order
         self._fitness: tuple[np.ndarray, np.ndarray] | None = None  # (rank, crowding) cache
 
@@ -113,6 +114,8 @@ class NSGA2(HistorySearcher):
         super()._observe(trial_id, result, final=final)
 
     def _on_final(self, trial_id: str) -> None:
+        result = self._result.get(trial_id, {})
+        self._judged[trial_id] = (self.goal.losses(result), self.goal.violation(result))
         self._population.append(trial_id)
         self._fitness = None
         if len(self._population) > self.population_size:
@@ -127,9 +130,9 @@ class NSGA2(HistorySearcher):
     def _evaluate(self) -> tuple[np.ndarray, np.ndarray]:
         """(rank, crowding distance within its rank) of every population member."""
         if self._fitness is None:
-            results = [self._result.get(t, {}) for t in self._population]
-            losses = np.array([self.goal.losses(r) for r in results], dtype=float)
-            violation = np.array([self.goal.violation(r) for r in results])
+            judged = [self._judged[t] for t in self._population]
+            losses = np.array([j[0] for j in judged], dtype=float)
+            violation = np.array([j[1] for j in judged])
             rank = constrained_ranks(losses, violation)
             crowding = np.zeros(len(rank))
             for r in np.unique(rank):
