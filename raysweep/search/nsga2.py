@@ -63,7 +63,7 @@ class NSGA2(HistorySearcher):
     name = "nsga2"
 
     def __init__(self, *, population_size: int = 20, crossover_prob: float = 0.9,
-                 mutation_prob: float | None = None, eta_crossover: float = 15.0,
+                 mutation_prob: float | None = None, eta_crossover: float = 5.0,
                  eta_mutation: float = 20.0,
                  points_to_evaluate: list[dict[str, Any]] | None = None,
                  max_concurrent: int | None = None) -> None:
