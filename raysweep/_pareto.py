@@ -65,14 +65,19 @@ def nondominated_ranks(F: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
     if n <= 64:  # small sets (a population, a rung): peel fronts off a dominance matrix
         return _ranks_small(F)
     # equal points share a rank: sort the distinct ones lexicographically, map back after
-    unique, inverse = np.unique(F, axis=0, return_inverse=True)  # rows in lexicographic order
+    order = np.lexsort(F.T[::-1])  # rows in lexicographic order
+    ordered = F[order]
+    new = np.concatenate([[True], np.any(ordered[1:] != ordered[:-1], axis=1)])
+    unique = ordered[new]
+    inverse = np.empty(n, dtype=int)
+    inverse[order] = np.cumsum(new) - 1
     if m == 2:
         ranks = _ranks_2d(unique)
     elif m == 3:
         ranks = _ranks_3d(unique)
     else:
         ranks = _ranks_ens(unique)
-    return ranks[np.asarray(inverse).ravel()]
+    return ranks[inverse]
 
 
 def _ranks_small(F: np.ndarray) -> np.ndarray:
