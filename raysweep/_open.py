@@ -28,7 +28,7 @@ from raysweep import journal
 from raysweep import storage as _storage
 from raysweep._spec import RunSpec
 from raysweep._warm_start import WARM_START_FILE, Pair, prior_key, read_warm_start
-from raysweep.errors import ExperimentLocked, ResumeMismatch
+from raysweep.errors import ExperimentLocked, ResumeMismatch, add_note
 from raysweep.execution.controller import check_resume
 from raysweep.results import read_settings
 from raysweep.schedulers import Scheduler
@@ -79,7 +79,7 @@ def open_experiment(spec: RunSpec) -> Experiment:
         try:
             directory.close()
         except Exception as exc:  # noqa: BLE001 - the first error is the one raised
-            failure.add_note(f"raysweep: while ending the run, {type(exc).__name__}: {exc}")
+            add_note(failure, f"raysweep: while ending the run, {type(exc).__name__}: {exc}")
         raise
     return Experiment(spec=spec, path=path, directory=directory, existing=existing,
                       settings=settings, searcher=searcher, scheduler=scheduler, events=events)

@@ -20,6 +20,7 @@ from raysweep import journal
 from raysweep._open import Experiment, open_experiment, read_run_arguments
 from raysweep._spec import RunSpec
 from raysweep.callbacks import Callback, _FileLogger, default_loggers
+from raysweep.errors import add_note
 from raysweep.execution.base import Executor
 from raysweep.execution.controller import Controller
 from raysweep.execution.inline import InlineExecutor
@@ -257,8 +258,7 @@ class _Ending:
             step(*args)
         except Exception as exc:  # noqa: BLE001 - see the class docstring
             if failing is not None:
-                failing.add_note(f"raysweep: while ending the run, {type(exc).__name__}: "
-                                 f"{exc}")
+                add_note(failing, f"raysweep: while ending the run, {type(exc).__name__}: {exc}")
             else:
                 self.errors.append(exc)
 

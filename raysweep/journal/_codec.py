@@ -61,11 +61,11 @@ def _c_encoder() -> Callable[[Any, int], Any] | None:
             return None
     except Exception:  # noqa: BLE001 - any surprise: use the pure-Python path
         return None
-    return encoder  # type: ignore[no-any-return]
+    return encoder
 
 
 _C_ENCODER = _c_encoder()
-quote: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def dumps(obj: Any) -> str:

@@ -88,7 +88,7 @@ class NSGA2(HistorySearcher):
         self.eta_crossover = float(eta_crossover)
         self.eta_mutation = float(eta_mutation)
 
-    def setup(self, space: Space, metric: str | Sequence[str],  # type: ignore[override]
+    def setup(self, space: Space, metric: str | Sequence[str],
               mode: str | Sequence[str], seed: int | np.random.SeedSequence,
               num_samples: int | None = None) -> None:
         goal = Goal.of(metric, mode)
