@@ -367,8 +367,15 @@ def main(argv: list[str] | None = None) -> None:
     seeds = args.seeds or (1 if args.quick else 3)
     import ray  # noqa: PLC0415
 
-    ray.init(num_cpus=WORKERS, include_dashboard=False, logging_level=logging.ERROR,
-             address="local")
+    for attempt in range(3):  # Ray gives its node 30 s to start: not enough on a busy machine
+        try:
+            ray.init(num_cpus=WORKERS, include_dashboard=False, logging_level=logging.ERROR,
+                     address="local")
+            break
+        except Exception as exc:  # noqa: BLE001 - Ray raises a bare Exception for this
+            if attempt == 2 or "timed out during startup" not in str(exc):
+                raise
+            ray.shutdown()
     work_dir = tempfile.mkdtemp(prefix="raysweep_real_")
     tasks: dict[str, Any] = {"lightgbm": LightGBMTask, "keras": KerasTask}
     out: list[str] = []
