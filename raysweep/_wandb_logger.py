@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +21,27 @@ from raysweep.trial import Trial, TrialStatus
 logger = logging.getLogger("raysweep")
 
 _MODES = ("online", "offline", "disabled", "shared")
+TOKEN_FILE = "wandb_experiment_id"
+
+
+def _experiment_token(path: str) -> str:
+    """A random token kept in the experiment directory ``path``: the same when the experiment
+    is resumed or restored (also from a moved directory), new for every new experiment."""
+    token_path = os.path.join(path, TOKEN_FILE)
+    try:
+        with open(token_path, encoding="utf-8") as handle:
+            token = handle.read().strip()
+        if re.fullmatch(r"[0-9a-f]{12}", token):
+            return token
+    except FileNotFoundError:
+        pass
+    token = uuid.uuid4().hex[:12]  # an identity, not a random choice of the search
+    os.makedirs(path, exist_ok=True)
+    partial = f"{token_path}.{token}.tmp"
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(token + "\n")
+    os.replace(partial, token_path)
+    return token
 
 
 class WandbLogger(Callback):
@@ -29,8 +52,15 @@ class WandbLogger(Callback):
     clone updates it); every report is one ``run.log`` of its numeric metrics, charted
     against ``training_iteration``; when the trial ends its summary gets ``raysweep_status``
     (and ``raysweep_error``) and the run finishes with exit code 0, or 1 for an ERROR trial.
-    A paused trial keeps its run open until it ends or the sweep does. A sweep restored after
-    its driver died starts new runs (same names, same group) for the trials it resumes.
+    A paused trial keeps its run open until it ends or the sweep does.
+
+    Each trial's run id is fixed by the experiment (a token the logger keeps in the
+    experiment directory, ``wandb_experiment_id``) and the trial id, and runs are made with
+    ``resume="allow"``: a sweep resumed or restored after its driver died continues the W&B
+    run of every trial it resumes (same run id; online, W&B appends to it; offline, each
+    driver writes its own ``offline-run-*-<id>`` folder and ``wandb sync`` uploads them in
+    order into that one run). The reports a trial repeats after restarting from an older
+    checkpoint are logged again, with their ``training_iteration``.
 
     W&B problems after the first run was made are logged once as a warning and the sweep
     goes on; a W&B that cannot start at all (no API key in online mode) fails the first
@@ -77,7 +107,8 @@ class WandbLogger(Callback):
         if init_kwargs is not None and not isinstance(init_kwargs, dict):
             raise ValueError(f"WandbLogger: init_kwargs must be a dict of wandb.init "
                              f"arguments, got {init_kwargs!r}")
-        taken = {"name", "group", "config", "reinit", "job_type"} & set(init_kwargs or {})
+        taken = {"name", "group", "config", "reinit", "job_type", "id", "resume"} & set(
+            init_kwargs or {})
         if taken:
             raise ValueError(f"WandbLogger: init_kwargs may not set {sorted(taken)}: the "
                              f"logger sets them for each trial")
@@ -91,6 +122,7 @@ class WandbLogger(Callback):
         self.init_kwargs = dict(init_kwargs or {})
         self._experiment_path: str | None = None
         self._name: str | None = None
+        self._identity = ""
         self._runs: dict[str, Any] = {}
         self._configs: dict[str, dict[str, Any]] = {}
         self._made_one = False
@@ -103,6 +135,12 @@ class WandbLogger(Callback):
             self._finish_all("RESTARTED")  # reused for another experiment
         self._experiment_path = here
         self._name = settings.get("name") or os.path.basename(here)
+        self._identity = _experiment_token(here)
+
+    def run_id(self, trial_id: str) -> str:
+        """The W&B run id of ``trial_id`` in the current experiment (the same after a
+        resume or restore)."""
+        return f"{self._identity}-{re.sub(r'[^A-Za-z0-9_-]', '_', trial_id)}"[:64]
 
     def _guarded(self, action, *args) -> None:
         try:
@@ -132,7 +170,8 @@ class WandbLogger(Callback):
             "raysweep",
             entity=self.entity, group=self.group or self._name, name=trial.trial_id,
             job_type="trial", tags=self.tags, mode=self.mode, dir=directory,
-            config=config, reinit="create_new", **kwargs)
+            config=config, reinit="create_new", id=self.run_id(trial.trial_id),
+            resume="allow", **kwargs)
         run.define_metric("training_iteration")
         run.define_metric("*", step_metric="training_iteration")
         self._runs[trial.trial_id] = run

@@ -26,6 +26,8 @@ ARGS = {
     "sklearn_searchcv": [],
 }
 SEPARATE = {"resume"}  # tested by its own test below
+# need PyTorch (not in the dev extra): tests/integrations/test_torch_examples.py, -m torch
+TORCH = {"lightning_asha", "transformers_asha"}
 TIMEOUT_S = 240
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S + 60)
@@ -57,7 +59,7 @@ def _experiment_dirs(output: str, storage: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")
-                                        if p.stem not in SEPARATE))
+                                        if p.stem not in SEPARATE | TORCH))
 def test_example_runs(name, tmp_path):
     storage = tmp_path / "results"
     proc = _run(name, ARGS.get(name, ["--quick"]), storage)

@@ -194,8 +194,9 @@ def kill_and_resume(tmp_path: Any, module: str, train: Any, space: Any, n: int =
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                stderr = proc.stderr.read() if proc.stderr else b""
                 raise AssertionError("the driver ended before the kill: "
-                                     + proc.stderr.read().decode()[-3000:])
+                                     + stderr.decode()[-3000:])
             if max(trained_steps(log).values(), default=0) >= kill_at_step:
                 break
             time.sleep(0.02)

@@ -28,7 +28,7 @@ _X = (_X / 16.0).astype("float32")
 X_TRAIN, X_VALID, Y_TRAIN, Y_VALID = train_test_split(_X, _Y, test_size=0.3, random_state=0)
 
 
-class _Steps(keras.callbacks.Callback):
+class _Steps(keras.callbacks.Callback):  # type: ignore[name-defined]
     """Records each epoch Keras really trained (runs before ReportCallback)."""
 
     def __init__(self, log):

@@ -34,7 +34,7 @@ X_TRAIN, X_VALID, Y_TRAIN, Y_VALID = train_test_split(_X / 16.0, _Y, test_size=0
                                                       random_state=0)
 
 
-class Digits(torch.utils.data.Dataset):
+class Digits(torch.utils.data.Dataset):  # type: ignore[name-defined]
     def __init__(self, x, y):
         self.x = torch.tensor(x, dtype=torch.float32)
         self.y = torch.tensor(y)
@@ -46,7 +46,7 @@ class Digits(torch.utils.data.Dataset):
         return {"x": self.x[i], "labels": self.y[i]}
 
 
-class Net(torch.nn.Module):
+class Net(torch.nn.Module):  # type: ignore[name-defined]
     def __init__(self):
         super().__init__()
         self.net = torch.nn.Sequential(torch.nn.Linear(64, 16), torch.nn.ReLU(),
@@ -58,7 +58,7 @@ class Net(torch.nn.Module):
         return {"loss": loss, "logits": logits}
 
 
-class _Steps(transformers.TrainerCallback):
+class _Steps(transformers.TrainerCallback):  # type: ignore[name-defined]
     """Records each epoch the Trainer really trained."""
 
     def __init__(self, log):

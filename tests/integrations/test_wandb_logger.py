@@ -121,3 +121,119 @@ def test_bad_arguments_are_refused_before_any_trial():
         WandbLogger(init_kwargs={"group": "g"})
     with pytest.raises(ValueError, match=r"tags must be a list of str, got 'a'"):
         WandbLogger(tags="a")
+
+
+# -- continuity after a driver kill ---------------------------------------------------------
+STEPS = 8
+
+DRIVER = '''
+import sys, time
+sys.path.insert(0, {here!r})
+import raysweep as rs
+from raysweep.callbacks import WandbLogger
+from test_wandb_logger import resumable_objective
+rs.run(resumable_objective, {{"x": rs.uniform(0, 1), "marker": sys.argv[2]}}, metric="loss",
+       num_samples=3, seed=5, executor="inline", storage_path=sys.argv[1], name="wbkill",
+       verbose=0, callbacks=[WandbLogger(project="raysweep-tests")])
+'''
+
+
+def resumable_objective(config):
+    """Reports ``STEPS`` iterations with a checkpoint at each even one; a resumed trial goes
+    on from its checkpoint. Writes a marker file once past iteration 5 of a trial."""
+    import time  # noqa: PLC0415
+
+    start = rs.get_checkpoint() or 0
+    for step in range(start + 1, STEPS + 1):
+        time.sleep(0.1)
+        rs.report({"loss": config["x"] + 1.0 / step},
+                  checkpoint=step if step % 2 == 0 else None)
+        if step == 5 and not os.path.exists(config["marker"]):
+            open(config["marker"], "w").close()
+
+
+def _run_parts(path):
+    """W&B's offline runs in the experiment ``path``: run id -> its parts in start order."""
+    parts: dict[str, list] = {}
+    for folder in sorted(glob.glob(os.path.join(path, "wandb", "offline-run-*"))):
+        (file,) = glob.glob(os.path.join(folder, "run-*.wandb"))
+        run_id = os.path.basename(file)[len("run-"):-len(".wandb")]
+        run = _read_run(file)
+        # W&B's own id in the file, when it got there (a SIGKILLed driver's W&B process may
+        # not have written anything past the file's header)
+        ids = {r.run.run_id for r in _records(file) if r.WhichOneof("record_type") == "run"}
+        assert ids <= {run_id}, (ids, run_id)
+        parts.setdefault(run_id, []).append(run)
+    return parts
+
+
+def test_a_resumed_trial_continues_its_wandb_run_after_a_driver_kill(tmp_path, monkeypatch):
+    import signal  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    storage, marker = tmp_path / "results", str(tmp_path / "past5")
+    script = tmp_path / "driver.py"
+    script.write_text(DRIVER.format(here=os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    # its own W&B service, as a driver started from a shell has (an earlier test here set
+    # WANDB_SERVICE, which would make the subprocess use this process's service)
+    env.pop("WANDB_SERVICE", None)
+    proc = subprocess.Popen([sys.executable, str(script), str(storage), marker], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(marker):  # the first trial is past its checkpoint at 4
+            assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+            assert time.monotonic() < deadline, "no trial got past iteration 5 in time"
+            time.sleep(0.02)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    path = str(storage / "wbkill")
+    killed = _run_parts(path)
+    assert len(killed) == 1, killed  # inline: one trial at a time, killed mid-way
+
+    logger = WandbLogger(project="raysweep-tests")
+    results = rs.restore(path, resumable_objective, callbacks=[logger], verbose=0)
+    frame = results.dataframe()
+    assert set(frame.status) == {"TERMINATED"} and (frame.training_iteration == STEPS).all()
+    parts = _run_parts(path)
+    assert sorted(parts) == sorted(logger.run_id(t.trial_id) for t in results.trials)
+    (resumed_id,) = killed
+    first, *rest = parts[resumed_id]
+    assert rest, "the resumed trial started no second part of its run"
+    resumed_name = next(t.trial_id for t in results.trials
+                        if logger.run_id(t.trial_id) == resumed_id)
+    # what the killed driver's W&B process wrote before it died (W&B buffers its offline
+    # file: often nothing but the header), then the restored driver's part
+    before = [row["training_iteration"] for row in first["history"]]
+    after = [row["training_iteration"] for run in rest for row in run["history"]]
+    assert before == list(range(1, len(before) + 1))
+    assert {run["name"] for run in rest} == {resumed_name}
+    # went on from the checkpoint at iteration 4 (not from 1) to the end, in the same run
+    assert after == list(range(5, STEPS + 1)), (before, after)
+    assert rest[-1]["summary"]["raysweep_status"] == "TERMINATED" and rest[-1]["exit"] == 0
+    for run_id, runs in parts.items():
+        if run_id != resumed_id:  # trials that had not started: one part each
+            assert len(runs) == 1
+            assert [r["training_iteration"] for r in runs[0]["history"]] == \
+                list(range(1, STEPS + 1))
+
+
+def test_run_ids_differ_between_experiments_of_one_name(tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    logger = WandbLogger(project="raysweep-tests")
+    ids = []
+    for where in ("a", "b"):
+        rs.run(_objective, SPACE, metric="loss", num_samples=1, seed=0,
+               executor="inline", storage_path=str(tmp_path / where), name="same", verbose=0,
+               callbacks=[logger])
+        ids.append(logger.run_id("00000"))
+    assert ids[0] != ids[1]

@@ -25,7 +25,7 @@ _X, _Y = load_digits(return_X_y=True)
 X_TRAIN, X_VALID, Y_TRAIN, Y_VALID = train_test_split(_X, _Y, test_size=0.3, random_state=0)
 
 
-class _Steps(xgb.callback.TrainingCallback):
+class _Steps(xgb.callback.TrainingCallback):  # type: ignore[name-defined]
     """Records each round XGBoost really trained (runs before ReportCallback)."""
 
     def __init__(self, log):
