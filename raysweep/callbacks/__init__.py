@@ -18,8 +18,12 @@ A logger told nothing about where to write uses the experiment directory, which 
 to every callback through ``on_experiment_start``.
 """
 
-from raysweep.callbacks._base import _scalar  # noqa: F401 (raysweep._wandb_logger uses it)
-from raysweep.callbacks._base import Callback, ReportSink, takes_encoded_reports
+from raysweep.callbacks._base import (
+           Callback,
+           ReportSink,
+           _scalar,  # noqa: F401 (raysweep._wandb_logger uses it)
+           takes_encoded_reports,
+)
 from raysweep.callbacks._csv import CSVLogger
 from raysweep.callbacks._defaults import default_loggers
 from raysweep.callbacks._files import _FileLogger  # noqa: F401 (raysweep.api uses it)
