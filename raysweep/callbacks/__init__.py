@@ -34,5 +34,11 @@ from raysweep.callbacks._tensorboard import TensorBoardLogger
 __all__ = ["CSVLogger", "Callback", "JSONLLogger", "MLflowLogger", "ReportSink",
            "TensorBoardLogger", "WandbLogger", "default_loggers", "takes_encoded_reports"]
 
+# their public name is their home: docs, reprs and pickles say raysweep.callbacks.X
+for _public in (Callback, ReportSink, CSVLogger, JSONLLogger, TensorBoardLogger, MLflowLogger,
+                default_loggers, takes_encoded_reports):
+    _public.__module__ = __name__
+del _public
+
 # last: the W&B logger's module imports Callback and _scalar from this package
 from raysweep._wandb_logger import WandbLogger  # noqa: E402

@@ -56,3 +56,10 @@ __all__ = [
     "randint",
     "uniform",
 ]
+
+# their public name is their home: docs, reprs and pickles say raysweep.domains.X
+for _public in (Categorical, Domain, Fixed, Float, Grid, Int, Normal, ScipyDist, choice, fixed,
+                grid, is_scipy_dist, lograndint, loguniform, normal, qloguniform, qrandint,
+                quniform, randint, uniform):
+    _public.__module__ = __name__
+del _public
