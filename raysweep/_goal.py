@@ -184,13 +184,17 @@ class Goal:
     # -- one result -------------------------------------------------------------------------
     def loss_of(self, value: Any) -> float:
         """``sign * value`` for a metric value, ``inf`` when it is not one (single metric)."""
-        self._single("Goal.loss_of")
+        if len(self.signs) != 1:
+            self._single("Goal.loss_of")
+        if isinstance(value, float):  # the usual case (and numpy.float64), kept fast
+            return self.signs[0] * value if -math.inf < value < math.inf else math.inf
         number = metric_value(value)
         return math.inf if number != number else self.signs[0] * number
 
     def loss(self, result: Mapping[str, Any] | None) -> float:
         """The loss of ``result`` (``inf`` when it lacks a finite metric value)."""
-        self._single("Goal.loss")
+        if len(self.signs) != 1:
+            self._single("Goal.loss")
         return self.loss_of(result.get(self.metrics[0]) if result else None)
 
     def losses(self, result: Mapping[str, Any] | None) -> tuple[float, ...]:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from raysweep._goal import Goal, check_scope, metric_values
 from raysweep.space import flatten as _flatten_dict
 from raysweep.trial import TrialStatus
 
@@ -55,8 +56,8 @@ def trials_frame(results: Any, *, flatten: bool = True, include_history: bool = 
         metric), that column holds the reported values and the messages are in
         ``trial_error`` instead, for every row.
     """
-    if scope not in (None, "last", "all"):
-        raise ValueError(f"scope must be 'last' or 'all', got {scope!r}")
+    if scope is not None:
+        check_scope(scope)
     if include_history:
         return _history_frame(results, flatten=flatten)
     metric = results.metric
@@ -151,12 +152,13 @@ def _history_frame(results: Any, *, flatten: bool) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------------- top-N
 def _sort_key(results: Any, frame: pd.DataFrame, column: str) -> pd.Series:
-    """Numeric sort key; ERROR trials and non-finite values go last."""
-    values = pd.to_numeric(frame[column], errors="coerce")
-    values = values.where(values.map(lambda v: math.isfinite(v) if pd.notna(v) else False))
+    """Numeric sort key; ERROR trials and non-finite values go last (for the metric: what is
+    no metric value under ``Goal``'s rule, such as a bool, too)."""
     if column == results.metric:
-        values = values.where(frame["status"] != TrialStatus.ERROR.value)
-    return values
+        values = pd.Series(metric_values(frame[column]), index=frame.index)
+        return values.where(frame["status"] != TrialStatus.ERROR.value)
+    values = pd.to_numeric(frame[column], errors="coerce")
+    return values.where(values.map(lambda v: math.isfinite(v) if pd.notna(v) else False))
 
 
 def resolve_columns(frame: pd.DataFrame, columns: list[str]) -> list[str]:
@@ -202,7 +204,8 @@ def top(results: Any, n: int = 10, *, sort: str | None = None, ascending: bool |
         return frame
     sort = results.metric if sort is None else resolve_columns(frame, [sort])[0]
     if ascending is None:
-        ascending = results.mode == "min" if sort == results.metric else True
+        ascending = Goal.of(results.metric, results.mode).minimize \
+            if sort == results.metric else True
     if sort in frame.columns:
         key = _sort_key(results, frame, sort)
         if key.notna().any():

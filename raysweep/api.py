@@ -291,10 +291,9 @@ def run(objective: Any, space: Mapping[str, Any], *, metric: str = "loss", mode:
     if inline and trial_timeout_s is not None:
         raise ValueError(f"trial_timeout_s={trial_timeout_s!r} needs the Ray executor: the inline "
                          "executor runs trials in the driver's process and cannot stop one")
-    check_executor_args = getattr(executor, "check_run_arguments", None)
-    if callable(check_executor_args):  # e.g. a simulated executor refuses Ray-only arguments
-        check_executor_args(resources_per_trial=resources_per_trial, address=address,
-                            max_concurrent=max_concurrent)
+    if isinstance(executor, Executor):  # e.g. a simulated executor refuses Ray-only arguments
+        executor.check_run_arguments(resources_per_trial=resources_per_trial, address=address,
+                                     max_concurrent=max_concurrent)
     parsed_space = Space(space)
     priors = _warm_start_pairs(warm_start, parsed_space, metric)
     scheduler_obj = copy.deepcopy(make_scheduler(scheduler))

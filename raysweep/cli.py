@@ -21,6 +21,7 @@ import sys
 from typing import Any
 
 from raysweep import storage
+from raysweep._goal import Goal, metric_value, metric_values
 
 EXIT_USAGE = 2
 _PLOT_KINDS = ("dashboard", "history", "parallel", "curves", "importance", "lineage")
@@ -128,6 +129,7 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
     An experiment whose driver ended (the journal's last event is a session end) has an
     up-to-date results.csv: read that (fast) instead of replaying the whole journal.
     """
+    import numpy as np  # noqa: PLC0415
     import pandas as pd  # noqa: PLC0415
 
     metric, mode = settings["metric"], settings["mode"]
@@ -140,35 +142,27 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
                                                                              "interrupted"))
     counts: dict[str, int] = {}
     best = None
+    goal = Goal.of(metric, mode)  # the one rule for "better", as Results applies it
     if ended and os.path.isfile(csv):
+        # Each row of results.csv is the result its trial is judged by under the
+        # experiment's scope (Results.dataframe wrote it), so the best row is the best trial.
         frame = pd.read_csv(csv)
         if "status" in frame.columns:
             counts = {str(k): int(v) for k, v in frame["status"].value_counts().items()}
             if metric in frame.columns:
-                values = pd.to_numeric(frame.loc[frame["status"] != "ERROR", metric],
-                                       errors="coerce")
-                values = values[values.map(math.isfinite)]
-                if len(values):
-                    best = float(values.min() if mode == "min" else values.max())
+                values = metric_values(frame[metric].where(frame["status"] != "ERROR"))
+                if np.isfinite(values).any():
+                    best = float(values[goal.order(values)[0]])
     else:
-        from raysweep.results import (  # noqa: PLC0415
-            last_metric_result,
-            metric_loss,
-            trials_from_journal,
-        )
+        from raysweep.results import trials_from_journal  # noqa: PLC0415
 
         state = trials_from_journal(path, metric, mode)
-        sign = 1.0 if mode == "min" else -1.0
-        losses = []
         for trial in state.trials.values():
             counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
-            if trial.status.value != "ERROR":
-                result = trial.best_result if settings.get("scope") == "all" else \
-                    last_metric_result(trial, metric)
-                losses.append(metric_loss(result, metric, sign))
-        finite = [v for v in losses if math.isfinite(v)]
-        if finite:
-            best = sign * min(finite)
+        scope = "all" if settings.get("scope") == "all" else "last"
+        winner = goal.best(state.trials.values(), scope)
+        if winner is not None:
+            best = metric_value(goal.result_of(winner, scope).get(metric))
     state_text = _driver_state(path, tail)
     return {"name": os.path.basename(path), "trials": sum(counts.values()),
             "status": _counts_text(counts), "metric": f"{metric} ({mode})", "best": _fmt(best),

@@ -16,13 +16,26 @@ import numpy as np
 import pandas as pd
 
 from raysweep import storage
-from raysweep._goal import METRIC_RESULT, Goal, check_scope, last_metric_result
 from raysweep.trial import Trial, TrialStatus
 
-__all__ = ["METRIC_RESULT", "JournalState", "Results", "last_metric_result", "load",
-           "metric_loss", "read_settings", "trials_from_journal"]
+from raysweep._goal import Goal, check_scope  # (a line of its own: the journal's imports move)
 
 _RESERVED = ("training_iteration", "time_total_s", "time_this_iter_s")
+
+#: ``Trial.extra`` key of the trial's latest result that holds the metric, kept only while
+#: its ``last_result`` lacks it (``scope="last"`` then compares that one: a trial whose final
+#: report lacks the metric keeps its last value).
+METRIC_RESULT = "metric_result"
+
+
+def last_metric_result(trial: Trial, metric: str) -> dict[str, Any]:
+    """The result ``scope="last"`` judges ``trial`` by: its last one, or, when that lacks
+    ``metric``, the latest one that has it (``{}`` before any report)."""
+    last = trial.last_result or {}
+    if metric not in last:
+        return trial.extra.get(METRIC_RESULT) or last
+    return last
+
 
 def metric_loss(result: dict[str, Any] | None, metric: str, sign: float) -> float:
     """``sign * result[metric]`` as a float; ``inf`` when missing, NaN or infinite."""

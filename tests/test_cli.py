@@ -539,3 +539,49 @@ def test_summary_of_an_empty_space_and_one_trial(tmp_path):
     text = results.summary()
     assert "  1 trial: " in text
     assert all(line.strip() for line in text.splitlines())  # no blank config line
+
+
+# ------------------------------------------------------- ls: the best under mode and scope
+_REPORTS = {"peak": [0.3, 0.9, 0.6, 0.4], "steady": [0.5] * 4, "dip": [0.3, 0.05, 0.2, 0.25],
+            "error": [2.0, -3.0], "nan": [0.6, 0.01, float("nan")], "flag": [0.7, True]}
+
+
+def _reports(config):
+    for value in _REPORTS[config["case"]]:
+        rs.report({"score": value})
+    if config["case"] == "error":
+        raise RuntimeError("diverged")
+
+
+def _ls_best(capsys, root):
+    capsys.readouterr()
+    assert main(["ls", str(root)]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    return row[header.index("BEST"):].split()[0]  # the columns are aligned
+
+
+@pytest.mark.parametrize("mode, scope, expected", [
+    ("max", "last", 0.5), ("max", "all", 0.9), ("min", "last", 0.25), ("min", "all", 0.01)])
+def test_ls_best_is_the_results_best_from_the_csv_and_the_journal(mode, scope, expected,
+                                                                   tmp_path, capsys):
+    """``ls`` reads results.csv of an ended experiment and folds the journal otherwise; both
+    give Results' best (one rule, ``Goal``): by the trial's last value or its best one
+    (``scope``), never a failed trial, NaN or a bool."""
+    rs.run(_reports, {"case": rs.grid(list(_REPORTS))}, metric="score", mode=mode,
+           scope=scope, executor="inline", storage_path=str(tmp_path), name="exp", verbose=0)
+    assert rs.load(tmp_path / "exp").best_result["score"] == expected
+    assert _ls_best(capsys, tmp_path) == f"{expected:.6g}"  # from results.csv
+    os.remove(tmp_path / "exp" / _storage.RESULTS_FILE)
+    assert _ls_best(capsys, tmp_path) == f"{expected:.6g}"  # from the journal
+
+
+def test_ls_best_of_a_bool_metric_is_none_as_in_results(tmp_path, capsys):
+    """A metric reported as True/False is no value (``Goal``): the CSV's bool column used to
+    give ``ls`` a best of 1 where Results had none."""
+    rs.run(lambda config: {"ok": config["x"] > 0.5}, {"x": rs.uniform(0, 1)}, metric="ok",
+           mode="max", num_samples=4, seed=0, executor="inline", storage_path=str(tmp_path),
+           name="flags", verbose=0)
+    assert rs.load(tmp_path / "flags").best_result is None
+    assert _ls_best(capsys, tmp_path) == "-"
+    os.remove(tmp_path / "flags" / _storage.RESULTS_FILE)
+    assert _ls_best(capsys, tmp_path) == "-"

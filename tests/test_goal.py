@@ -161,3 +161,45 @@ def test_several_metrics_fit_and_single_metric_questions_say_so():
 def test_bad_goals_are_refused_with_the_rule_and_the_value(metric, mode, error, message):
     with pytest.raises(error, match=message):
         Goal.of(metric, mode)
+
+
+# ------------------------------------------------- every consumer applies the same rule
+@pytest.mark.parametrize("mode", ["min", "max"])
+@pytest.mark.parametrize("scope", ["last", "all"])
+def test_results_top_and_progress_agree_with_the_goal(mode, scope):
+    from raysweep import progress
+    from raysweep.results import Results
+
+    def trials():
+        return [_trial("a", {"m": 2.0}, best={"m": 0.5}), _trial("b", {"m": True}),
+                _trial("c", {"m": 1.0}), _trial("d", {"m": -9.0}, status=TrialStatus.ERROR),
+                _trial("e", {"m": 3.0}, best={"m": 3.0}), _trial("f", {"m": math.nan}),
+                _trial("g", {"m": 1.0})]
+
+    expected = Goal.of("m", mode).best(trials(), scope).trial_id
+    assert expected == {("min", "last"): "c", ("min", "all"): "a",
+                        ("max", "last"): "e", ("max", "all"): "e"}[mode, scope]
+    results = Results(trials(), metric="m", mode=mode, scope=scope)
+    assert results.best_trial.trial_id == expected
+    assert results.top(1)["trial_id"].tolist() == [expected]
+    assert results.top(7)["trial_id"].tolist()[-3:] == ["b", "d", "f"]  # no values: last
+    tracker = progress._Tracker("m", mode, scope, total=None, time_budget_s=None)
+    snapshot = tracker.scan({t.trial_id: t for t in trials()}, slots=1)
+    assert snapshot.best_trial == expected
+    assert snapshot.best_value == results.best_result["m"]
+
+
+def test_results_get_best_by_another_metric_or_mode():
+    from raysweep.results import Results
+
+    trials = [_trial("a", {"m": 2.0, "n": 5.0}), _trial("b", {"m": 1.0, "n": True}),
+              _trial("c", {"m": 3.0, "n": 4.0})]
+    results = Results(trials, metric="m", mode="min")
+    assert results.best_trial.trial_id == "b"
+    assert results.get_best(mode="max").trial_id == "c"
+    assert results.get_best("n").trial_id == "c"  # the experiment's mode; b's bool is no value
+    assert results.get_best("n", "max", scope="all").trial_id == "a"
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max', got 'up'"):
+        results.get_best(mode="up")
+    with pytest.raises(ValueError, match="scope must be 'last' or 'all', got 'every'"):
+        results.get_best(scope="every")

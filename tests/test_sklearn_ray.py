@@ -55,7 +55,7 @@ def test_fit_data_travels_by_object_store_reference(ray_session):
 
     assert ray_session.get(total.remote(blob), timeout=120) == float(data.sum())
     handle.release()
-    assert handle._pins == 0
+    assert handle._shared._pins == 0
 
 
 def accuracy_and_pid(estimator, X, y):

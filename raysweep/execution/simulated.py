@@ -305,14 +305,16 @@ class Simulated(Executor):
 
     def _begin_iteration(self, run: _SimRun, at: float) -> None:
         iteration = run.iteration + 1
+        fn = self._fn
+        assert fn is not None, "setup() first"
         try:
             if self._with_rng:
                 if run.rng is None:
                     run.rng = np.random.default_rng(
                         [self.seed, zlib.crc32(run.trial_id.encode()), run.iteration])
-                out = self._fn(run.config, iteration, run.rng)
+                out = fn(run.config, iteration, run.rng)
             else:
-                out = self._fn(run.config, iteration)
+                out = fn(run.config, iteration)
         except Exception:  # noqa: BLE001 - the curve's failure is the trial's, as on a worker
             run.end_kind, run.end_info = EndKind.ERROR, traceback.format_exc()
             self._push(at, run, _END)
@@ -369,6 +371,7 @@ class Simulated(Executor):
         stats = self.stats
         stats["iterations"] += 1
         stats["busy_s"] += run.duration
+        assert run.pending is not None and run.began is not None  # an iteration is under way
         result = dict(run.pending)
         done = bool(result.pop("done", False))
         final = done or (self.max_iterations is not None and

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from raysweep._goal import Goal
 from raysweep.decisions import NEW, WAIT, Decision, Launch
 from raysweep.trial import Trial
 
@@ -21,7 +22,8 @@ from raysweep.trial import Trial
 class Scheduler:
     """Base class of every trial scheduler (FIFO behaviour by default).
 
-    Attributes set by ``setup``: ``metric``, ``mode``, ``sign`` (+1 min, -1 max) and ``rng``.
+    Attributes set by ``setup``: ``goal`` (the experiment's ``Goal``: the one rule for
+    "better"), ``metric``, ``mode``, ``sign`` (+1 min, -1 max, from the goal) and ``rng``.
     """
 
     name = "scheduler"
@@ -34,9 +36,10 @@ class Scheduler:
 
     def setup(self, metric: str, mode: str, seed: int | np.random.SeedSequence) -> None:
         """Bind to an experiment. Subclasses call ``super().setup(...)`` first."""
+        self.goal = Goal.of(metric, mode)
         self.metric = metric
         self.mode = mode
-        self.sign = 1.0 if mode == "min" else -1.0
+        self.sign = self.goal.sign
         self.rng = np.random.default_rng(seed)
 
     def on_trial_add(self, trial: Trial) -> None:
@@ -82,15 +85,9 @@ class Scheduler:
 
     # -- helpers for subclasses -----------------------------------------------------------
     def loss(self, result: Mapping[str, Any], key: str | None = None) -> float:
-        """``result[key or metric]`` as a loss to minimise (``inf`` when missing or NaN)."""
-        value = result.get(key or self.metric) if result else None
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return float("inf")
-        if value != value or value in (float("inf"), float("-inf")):
-            return float("inf")
-        return self.sign * value
+        """``result[key or metric]`` as a loss to minimise (``inf`` when it is missing, NaN,
+        infinite, a bool or not a number: the ``Goal``'s rule)."""
+        return self.goal.loss_of(result.get(key or self.metric) if result else None)
 
     def state_dict(self) -> dict[str, Any]:  # pragma: no cover - optional
         """Optional: a JSON-able summary for display and debugging."""

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from raysweep._goal import Goal
+
 if TYPE_CHECKING:
     from raysweep.space import Space
 
@@ -90,7 +92,8 @@ class Searcher:
         self.space = space
         self.metric = metric
         self.mode = mode
-        self.sign = 1.0 if mode == "min" else -1.0
+        self.goal = Goal.of(metric, mode)  # the one rule for "better"
+        self.sign = self.goal.sign
         self.rng = np.random.default_rng(seed)
         self.num_samples = num_samples
         self._pending: dict[str, None] = {}  # handed out, not finished; in suggest order
@@ -152,12 +155,6 @@ class Searcher:
 
     # -- helpers for subclasses -----------------------------------------------------------
     def loss(self, result: dict[str, Any]) -> float:
-        """``result[metric]`` as a finite loss to minimise (``inf`` when missing or NaN)."""
-        value = result.get(self.metric) if result else None
-        try:
-            value = float(value)
-        except (TypeError, ValueError):
-            return float("inf")
-        if value != value or value in (float("inf"), float("-inf")):
-            return float("inf")
-        return self.sign * value
+        """``result[metric]`` as a finite loss to minimise (``inf`` when it is missing, NaN,
+        infinite, a bool or not a number: the ``Goal``'s rule)."""
+        return self.goal.loss(result)

@@ -1,7 +1,7 @@
 """What the plots of ``raysweep.plot`` share: loading, figures, colours, axes, legends.
 
-Private; see ``raysweep.plot`` for the public functions and ``_plot_scale`` for the rule that
-fits an axis to the bulk of the values.
+Private; see ``raysweep.plot`` for the public functions and ``raysweep.plot._scale`` for the
+rule that fits an axis to the bulk of the values.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raysweep._plot_scale import auto_log as _auto_log  # noqa: F401 - used by the plots
-from raysweep._plot_scale import readable_log_axis, robust_scale
+from raysweep._goal import Goal, metric_values
+from raysweep.plot._scale import auto_log as _auto_log  # noqa: F401 - used by the plots
+from raysweep.plot._scale import readable_log_axis, robust_scale
 
 # ------------------------------------------------------------------------------- helpers
 def _results(obj: Any):
@@ -25,6 +26,11 @@ def _results(obj: Any):
         raise TypeError(f"results must be a raysweep.Results or an experiment directory, got "
                         f"{type(obj).__name__}")
     return obj
+
+
+def _goal(results: Any) -> Goal:
+    """The experiment's rule for "better" (``results.metric`` and ``results.mode``)."""
+    return Goal.of(results.metric, results.mode)
 
 
 def _figure(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any]:
@@ -47,11 +53,11 @@ def _message(ax: Any, text: str) -> None:
 
 
 def _metric_values(results: Any, frame: pd.DataFrame) -> np.ndarray:
-    """The metric per trial as floats; NaN for failed trials and non-finite values."""
+    """The metric per trial as floats; NaN for failed trials and what is not a metric value
+    (NaN, inf, a bool, a non-number: ``Goal``'s rule)."""
     if results.metric not in frame.columns:
         return np.full(len(frame), np.nan)
-    values = pd.to_numeric(frame[results.metric], errors="coerce").to_numpy(dtype=float, copy=True)
-    values[~np.isfinite(values)] = np.nan
+    values = metric_values(frame[results.metric])
     values[(frame["status"] == "ERROR").to_numpy()] = np.nan
     return values
 
@@ -59,11 +65,11 @@ def _metric_values(results: Any, frame: pd.DataFrame) -> np.ndarray:
 def _non_finite_reports(results: Any, finite: np.ndarray) -> int:
     """How many trials (not failed) reported the metric as NaN, inf or a non-number; ``finite``
     is ``_metric_values(...)`` finiteness, row for row with ``results.trials``."""
-    count = 0
+    goal, count = _goal(results), 0
     for trial, ok in zip(results.trials, finite):
         if ok or trial.status.value == "ERROR":
             continue
-        result = (trial.best_result if results.scope == "all" else None) or trial.last_result
+        result = goal.result_of(trial, results.scope)
         count += bool(result) and results.metric in result
     return count
 
@@ -90,11 +96,11 @@ def _log_params(results: Any) -> dict[str, bool]:
     return found
 
 
-def _cmap(mode: str) -> Any:
+def _cmap(goal: Goal) -> Any:
     from matplotlib import colormaps  # noqa: PLC0415
 
     # The best trials are the darkest, and are drawn last (on top).
-    return colormaps["viridis" if mode == "min" else "viridis_r"]
+    return colormaps["viridis" if goal.minimize else "viridis_r"]
 
 
 def _norm(values: np.ndarray, mode: str | None = None) -> Any:
@@ -113,7 +119,7 @@ def _norm(values: np.ndarray, mode: str | None = None) -> Any:
 
 
 def _fit_y(ax: Any, values: np.ndarray, mode: str, log_y: bool | None, ylim: Any) -> Any:
-    """Fit the y axis to the bulk of ``values`` (see ``_plot_scale``); return the Scale.
+    """Fit the y axis to the bulk of ``values`` (see ``raysweep.plot._scale``); return the Scale.
 
     ``log_y`` forces the scale; ``ylim`` (a pair) overrides the limits, and ``ylim="full"``
     keeps every value in view.
@@ -129,7 +135,8 @@ def _fit_y(ax: Any, values: np.ndarray, mode: str, log_y: bool | None, ylim: Any
     else:
         ax.set_ylim(*scale.limits())
     if scale.log:
-        readable_log_axis(ax.yaxis, *sorted(ax.get_ylim()), _fmt)
+        low, high = sorted(ax.get_ylim())
+        readable_log_axis(ax.yaxis, low, high, _fmt)
     return scale
 
 
@@ -139,7 +146,7 @@ def _colorbar(figure: Any, ax: Any, norm: Any, cmap: Any, label: str) -> Any:
     from matplotlib.colors import LogNorm  # noqa: PLC0415
 
     bar = figure.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=ax, label=label, pad=0.01)
-    if isinstance(norm, LogNorm):
+    if isinstance(norm, LogNorm) and norm.vmin is not None and norm.vmax is not None:
         readable_log_axis(bar.ax.yaxis, norm.vmin, norm.vmax, _fmt)
     return bar
 
@@ -221,7 +228,7 @@ def _fmt(value: Any) -> str:
 
 def _count_outside(outside: np.ndarray, high: np.ndarray, scale: Any) -> Any:
     """A Scale-like note of the values drawn on the edge (the limits may be the user's)."""
-    from raysweep._plot_scale import Scale  # noqa: PLC0415
+    from raysweep.plot._scale import Scale  # noqa: PLC0415
 
     above, below = int(high.sum()), int((~high).sum())
     extreme = float(outside.max() if above >= below else outside.min())

@@ -11,7 +11,9 @@ never cut off. What lies beyond is drawn at the edge of the axis and counted in 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -111,7 +113,7 @@ def axis_ticks(low: float, high: float, log: bool, count: int = 5) -> list[float
     return [float(t) for t in ticks if low < t < high]
 
 
-def readable_log_axis(axis: object, low: float, high: float, fmt: object) -> None:
+def readable_log_axis(axis: Any, low: float, high: float, fmt: Callable[[Any], str]) -> None:
     """Plain numbers (``0.3``, ``2``, ``1e+05``) on a log axis, with 1-2-5 ticks when it spans
     less than three decades, 1-2-3-5 below one and a half (matplotlib would label only the
     powers of ten)."""

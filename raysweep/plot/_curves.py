@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raysweep._plot_common import (_check_limit, _check_ylim, _cmap, _colorbar,
-                                   _count_outside, _figure, _fit_y, _legend_outside,
+from raysweep.plot._common import (_check_limit, _check_ylim, _cmap, _colorbar,
+                                   _count_outside, _figure, _fit_y, _goal, _legend_outside,
                                    _message, _metric_values, _norm, _outlier_note, _pick,
                                    _results)
 
@@ -73,9 +73,8 @@ def learning_curves(results: Any, *, ax: Any = None, max_curves: int = 100, seed
     final = dict(zip(frame["trial_id"], _metric_values(results, frame)))
     ids = np.array(list(curves))
     final_values = np.array([final.get(t, np.nan) for t in ids], dtype=float)
-    sign = 1.0 if results.mode == "min" else -1.0
-    ranked = np.argsort(np.where(np.isfinite(final_values), sign * final_values, np.inf),
-                        kind="stable")
+    goal = _goal(results)
+    ranked = goal.order(final_values)  # best first
     finite_count = int(np.isfinite(final_values).sum())
     thinned = len(ids) > max_curves
     if thinned:
@@ -92,7 +91,7 @@ def learning_curves(results: Any, *, ax: Any = None, max_curves: int = 100, seed
     else:
         chosen = ranked[::-1]
     norm = _norm(final_values, results.mode)
-    cmap = _cmap(results.mode)
+    cmap = _cmap(goal)
     max_iteration = max(x[-1] for x, _ in curves.values())
     solid, solid_colors, dashed, dashed_colors = [], [], [], []
     ends: dict[str, list[tuple[float, float, Any]]] = {"stopped": [], "paused": [], "error": []}

@@ -7,10 +7,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from raysweep._plot_common import (_check_limit, _cmap, _colorbar, _config_columns, _figure,
-                                   _fmt, _label, _log_params, _message, _metric_values, _norm,
+from raysweep.plot._common import (_check_limit, _cmap, _colorbar, _config_columns, _figure,
+                                   _fmt, _goal, _label, _log_params, _message, _metric_values,
+                                   _norm,
                                    _pick, _results)
-from raysweep._plot_scale import axis_ticks, robust_scale
+from raysweep.plot._scale import axis_ticks, robust_scale
 
 _NA_Y = -0.2  # where trials without the parameter (a conditional one) sit
 _OUT_Y = 0.09  # outliers of the metric axis sit this far beyond its ends
@@ -138,7 +139,8 @@ def parallel_coordinates(results: Any, *, params: list[str] | None = None, ax: A
     positions.append(metric_scaled)
     ticks.append((metric_ticks, metric_log))
     ys = np.column_stack(positions)  # trials x axes
-    order = np.argsort(values if results.mode == "min" else -values, kind="stable")
+    goal = _goal(results)
+    order = goal.order(values)  # best first
     if len(order) <= max_lines:
         chosen = order[::-1]  # worst first, best drawn last (on top)
     else:
@@ -153,8 +155,8 @@ def parallel_coordinates(results: Any, *, params: list[str] | None = None, ax: A
     path_index = [i for i in range(n_axes - 1) for _ in (0, 1)] + [n_axes - 1]
     segments = np.stack([np.column_stack([path_x, ys[i][path_index]]) for i in chosen])
     norm = _norm(values, results.mode)
-    cmap = _cmap(results.mode)
-    lines = LineCollection(segments, colors=cmap(norm(values[chosen])), linewidths=0.9,
+    cmap = _cmap(goal)
+    lines = LineCollection(list(segments), colors=cmap(norm(values[chosen])), linewidths=0.9,
                            alpha=0.55 if len(chosen) > 50 else 0.8, zorder=2)
     ax.add_collection(lines)
     for i, (column_ticks, _) in enumerate(ticks):
