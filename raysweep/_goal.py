@@ -54,6 +54,10 @@ SCOPES = ("last", "all")
 #: report lacks the metric keeps its last value).
 METRIC_RESULT = "metric_result"
 
+#: Result key holding a trial's constraint values (a list of numbers, feasible when every
+#: value is <= 0), written beside the metrics by whoever evaluates the constraints.
+CONSTRAINTS = "constraints"
+
 
 def metric_value(value: Any) -> float:
     """``value`` as a finite float, or NaN when it is not a metric value (see the module)."""
@@ -99,7 +103,8 @@ class Goal:
 
     Build it with ``Goal.of(metric, mode)`` from ``run()``'s arguments. ``metrics`` and
     ``modes`` are tuples of equal length; a goal with one metric answers every question,
-    one with several answers ``losses`` and raises a clear error on the single-metric ones.
+    one with several answers ``losses``, ``violation``, ``dominates`` and ``pareto_ranks``
+    and raises a clear error on the single-metric ones.
     """
 
     metrics: tuple[str, ...]
@@ -205,6 +210,61 @@ class Goal:
             number = metric_value(result.get(metric))
             out.append(math.inf if number != number else sign * number)
         return tuple(out)
+
+    # -- several metrics, constraints ------------------------------------------------------
+    def violation(self, result: Mapping[str, Any] | None) -> float:
+        """How far ``result`` is from feasible: the sum of its positive constraint values
+        (``result[CONSTRAINTS]``); 0.0 when it is feasible or carries no constraint values;
+        ``inf`` when a value is NaN or not a number, or a metric value is missing."""
+        result = result or {}
+        if any(loss == math.inf for loss in self.losses(result)):
+            return math.inf
+        values = result.get(CONSTRAINTS)
+        if values is None:
+            return 0.0
+        if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+            return math.inf
+        total = 0.0
+        for value in values:
+            number = metric_value(value)
+            if number != number:
+                return math.inf
+            total += max(number, 0.0)
+        return total
+
+    def feasible(self, result: Mapping[str, Any] | None) -> bool:
+        """Whether ``result`` has every metric value and satisfies every constraint."""
+        return self.violation(result) == 0.0
+
+    def dominates(self, a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> bool:
+        """Whether result ``a`` constraint-dominates result ``b``: ``a`` feasible and ``b``
+        not; or both infeasible and ``a`` violates less; or both feasible, ``a`` no worse
+        in every metric and better in one. Works for one metric too (then: better, and
+        feasible first)."""
+        va, vb = self.violation(a), self.violation(b)
+        if va > 0 or vb > 0:
+            return va < vb
+        la, lb = self.losses(a), self.losses(b)
+        return all(x <= y for x, y in zip(la, lb)) and any(x < y for x, y in zip(la, lb))
+
+    def pareto_ranks(self, trials: Sequence[Trial], scope: str = "last") -> list[int]:
+        """The constraint-dominance rank of each trial (1 = the front of the feasible
+        trials; infeasible ones after every feasible one, by violation; trials without
+        every metric value, or ended in ERROR, last). ``scope`` as in ``result_of``."""
+        from raysweep._pareto import constrained_ranks
+
+        check_scope(scope)
+        if scope == "all" and self.is_multi:
+            raise ValueError(f"Goal.pareto_ranks: scope='all' (each trial's best result) "
+                             f"needs a single metric; this goal has {list(self.metrics)} "
+                             f"(use scope='last')")
+        if not trials:
+            return []
+        results = [self.result_of(trial, scope) for trial in trials]
+        losses = np.array([self.losses(r) for r in results], dtype=float)
+        violation = np.array([math.inf if t.status is TrialStatus.ERROR else self.violation(r)
+                              for t, r in zip(trials, results)])
+        return [int(r) for r in constrained_ranks(losses, violation)]
 
     def value_of(self, loss: float) -> float:
         """The metric value whose loss is ``loss`` (the inverse of ``loss_of``)."""

@@ -20,7 +20,7 @@ import socket
 import sys
 from typing import Any
 
-from raysweep import storage
+from raysweep import journal, storage
 from raysweep._goal import Goal, metric_value, metric_values
 
 EXIT_USAGE = 2
@@ -89,10 +89,9 @@ def _tail_event(path: str) -> dict[str, Any] | None:
     for line in reversed(tail.split(b"\n")):
         if line.strip():
             try:
-                event = json.loads(line)
-            except ValueError:
-                continue  # a torn last line
-            return event if isinstance(event, dict) else None
+                return journal.decode(line)
+            except ValueError:  # a torn last line, or not an event
+                continue
     return None
 
 
@@ -133,9 +132,9 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd  # noqa: PLC0415
 
     metric, mode = settings["metric"], settings["mode"]
-    journal = os.path.join(path, storage.JOURNAL_FILE)
+    journal_file = os.path.join(path, storage.JOURNAL_FILE)
     csv = os.path.join(path, storage.RESULTS_FILE)
-    updated = max((os.path.getmtime(f) for f in (journal, csv) if os.path.exists(f)),
+    updated = max((os.path.getmtime(f) for f in (journal_file, csv) if os.path.exists(f)),
                   default=os.path.getmtime(os.path.join(path, storage.EXPERIMENT_FILE)))
     tail = _tail_event(path)
     ended = bool(tail and tail.get("e") == "session" and tail.get("kind") in ("end",
@@ -154,9 +153,7 @@ def _experiment_row(path: str, settings: dict[str, Any]) -> dict[str, Any]:
                 if np.isfinite(values).any():
                     best = float(values[goal.order(values)[0]])
     else:
-        from raysweep.results import trials_from_journal  # noqa: PLC0415
-
-        state = trials_from_journal(path, metric, mode)
+        state = journal.fold(storage.read_journal(path), metric, mode)
         for trial in state.trials.values():
             counts[trial.status.value] = counts.get(trial.status.value, 0) + 1
         scope = "all" if settings.get("scope") == "all" else "last"

@@ -33,3 +33,15 @@ class ExperimentLocked(RaysweepError, ValueError):
 
 class TrialError(RaysweepError):
     """Raised by ``fail_fast=True`` runs: carries the failing trial's traceback text."""
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach ``note`` to ``error`` (shown under its traceback). Python 3.10 has no
+    ``BaseException.add_note``: there the note is logged instead, so it is never lost."""
+    adder = getattr(error, "add_note", None)
+    if adder is not None:
+        adder(note)
+    else:
+        import logging
+
+        logging.getLogger("raysweep").warning("%s", note)

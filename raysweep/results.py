@@ -1,8 +1,9 @@
 """Results: DataFrames and best-of queries over an experiment's trials.
 
 Built either by ``raysweep.run`` from the live trial table or by ``raysweep.load`` from an
-experiment directory (no Ray needed). The journal is the source of truth; ``JournalState``
-turns its events into trial records, for ``load`` and for restore alike.
+experiment directory (no Ray needed). The journal is the source of truth; its one fold,
+``raysweep.journal.JournalState``, turns its events into trial records, for ``load`` and for
+restore alike.
 """
 
 from __future__ import annotations
@@ -16,144 +17,24 @@ import numpy as np
 import pandas as pd
 
 from raysweep import storage
+from raysweep._goal import METRIC_RESULT, Goal, check_scope, last_metric_result
+from raysweep.journal import (  # noqa: F401 - re-exported: the fold lives in raysweep.journal
+    JournalState,
+    fold,
+    metric_loss,
+    report_history,
+)
 from raysweep.trial import Trial, TrialStatus
 
-from raysweep._goal import Goal, check_scope  # (a line of its own: the journal's imports move)
+__all__ = ["METRIC_RESULT", "JournalState", "Results", "last_metric_result", "load",
+           "metric_loss", "read_settings", "trials_from_journal"]
 
 _RESERVED = ("training_iteration", "time_total_s", "time_this_iter_s")
 
-#: ``Trial.extra`` key of the trial's latest result that holds the metric, kept only while
-#: its ``last_result`` lacks it (``scope="last"`` then compares that one: a trial whose final
-#: report lacks the metric keeps its last value).
-METRIC_RESULT = "metric_result"
-
-
-def last_metric_result(trial: Trial, metric: str) -> dict[str, Any]:
-    """The result ``scope="last"`` judges ``trial`` by: its last one, or, when that lacks
-    ``metric``, the latest one that has it (``{}`` before any report)."""
-    last = trial.last_result or {}
-    if metric not in last:
-        return trial.extra.get(METRIC_RESULT) or last
-    return last
-
-
-def metric_loss(result: dict[str, Any] | None, metric: str, sign: float) -> float:
-    """``sign * result[metric]`` as a float; ``inf`` when missing, NaN or infinite."""
-    if not result:
-        return math.inf
-    value = result.get(metric)
-    if value is None or isinstance(value, bool):
-        return math.inf
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return math.inf
-    if not math.isfinite(value):
-        return math.inf
-    return sign * value
-
-
-class JournalState:
-    """Applies journal events to a table of ``Trial`` records (pure data, no algorithms)."""
-
-    def __init__(self, metric: str, mode: str) -> None:
-        self.metric = metric
-        self.sign = 1.0 if mode == "min" else -1.0
-        self.trials: dict[str, Trial] = {}
-        self.searcher_finished = False
-        self.schedules: dict[str, list[dict[str, Any]]] = {}
-
-    def record_result(self, trial: Trial, result: dict[str, Any]) -> float:
-        """Fold one result into ``trial``; return its loss."""
-        trial.iteration = int(result.get("training_iteration", trial.iteration + 1))
-        previous, trial.last_result = trial.last_result, result
-        trial.time_total_s = float(result.get("time_total_s", trial.time_total_s))
-        extra = trial.extra
-        if self.metric in result:  # the usual case: nothing kept aside
-            if extra:
-                extra.pop(METRIC_RESULT, None)
-        elif previous is not None and self.metric in previous:
-            extra[METRIC_RESULT] = previous  # the last result that holds the metric
-        elif METRIC_RESULT in extra and \
-                extra[METRIC_RESULT].get("training_iteration", 0) >= trial.iteration:
-            del extra[METRIC_RESULT]  # superseded by a restart from an earlier iteration
-        loss = metric_loss(result, self.metric, self.sign)
-        if loss < trial.best_loss or trial.best_result is None:
-            if loss < trial.best_loss:
-                trial.best_loss = loss
-            trial.best_result = result
-        return loss
-
-    def apply(self, event: dict[str, Any]) -> Trial | None:
-        kind = event["e"]
-        if kind == "new":
-            trial = Trial(event["id"], event["c"], created_at=event.get("t", 0.0))
-            trial.status = TrialStatus.RUNNING
-            self.trials[trial.trial_id] = trial
-            return trial
-        if kind == "finished":
-            self.searcher_finished = True
-            return None
-        if kind == "session":
-            return None
-        trial = self.trials.get(event.get("id"))
-        if trial is None:
-            return None
-        if kind == "r":
-            if trial.status is not TrialStatus.RUNNING and not trial.status.is_finished:
-                trial.status = TrialStatus.RUNNING
-            self.record_result(trial, event["r"])
-            if event.get("ck"):
-                trial.checkpoint_iteration = trial.iteration
-        elif kind == "s":
-            trial.status = TrialStatus(event["s"])
-            if "err" in event:
-                trial.error = event["err"]
-            if "node" in event:
-                trial.node_id = event["node"]
-        elif kind == "ck":
-            trial.checkpoint_iteration = event["i"]
-        elif kind == "resume":
-            trial.status = TrialStatus.RUNNING
-        elif kind == "fork":
-            schedule = self.schedules.setdefault(
-                trial.trial_id, [{"training_iteration": 0, "config": trial.config,
-                                  "parent_id": None}])
-            trial.config = event["c"]
-            trial.parent_id = event["p"]
-            trial.iteration = event["i"]
-            trial.checkpoint_iteration = event.get("ci", None)
-            trial.status = TrialStatus.RUNNING
-            schedule.append({"training_iteration": event["i"], "config": event["c"],
-                             "parent_id": event["p"]})
-        elif kind == "unfork":
-            # The fork produced nothing (its donor's checkpoint was the end of training): the
-            # trial keeps the config, parent and results it had before, and the lineage
-            # forgets the fork.
-            trial.config = event["c"]
-            trial.parent_id = event.get("p")
-            trial.iteration = event.get("i", 0)
-            trial.checkpoint_iteration = event.get("ci")
-            if "r" in event:
-                self.record_result(trial, event["r"])
-            schedule = self.schedules.get(trial.trial_id)
-            if schedule:
-                schedule.pop()
-                if len(schedule) <= 1:
-                    del self.schedules[trial.trial_id]
-        elif kind == "restart":
-            trial.num_failures = event.get("n", trial.num_failures)
-            trial.iteration = event.get("i", 0)
-            trial.status = TrialStatus.RUNNING
-            trial.error = None
-        return trial
-
 
 def trials_from_journal(path: str, metric: str, mode: str) -> JournalState:
-    state = JournalState(metric, mode)
-    for event in storage.read_journal(path):
-        state.apply(event)
-    return state
+    """The journal of the experiment at ``path`` folded into its trials."""
+    return fold(storage.read_journal(path), metric, mode)
 
 
 class Results:
@@ -344,34 +225,8 @@ class Results:
         cache = getattr(self, "_history_cache", None)
         if cache is not None:
             return cache
-        rows: list[dict[str, Any]] = []
-        index: dict[str, list[int]] = {}  # trial id -> row numbers still valid
-        undo: dict[str, list[tuple[int, dict]]] = {}  # rows the trial's last fork superseded
-        for event in storage.read_journal(self.path):
-            kind = event["e"]
-            if kind == "r":
-                result = dict(event["r"])
-                result["trial_id"] = event["id"]
-                index.setdefault(event["id"], []).append(len(rows))
-                rows.append(result)
-            elif kind in ("restart", "fork"):
-                # A restart from iteration i supersedes that trial's later reports.
-                keep_upto = event.get("i", 0)
-                valid = index.get(event["id"], [])
-                dropped = []
-                for row_number in valid:
-                    if rows[row_number].get("training_iteration", 0) > keep_upto:
-                        dropped.append((row_number, rows[row_number]))
-                        rows[row_number] = None  # type: ignore[call-overload]
-                index[event["id"]] = [n for n in valid if rows[n] is not None]
-                if kind == "fork":
-                    undo[event["id"]] = dropped
-            elif kind == "unfork":  # the fork produced nothing: its superseded rows stand
-                for row_number, row in undo.pop(event["id"], []):
-                    rows[row_number] = row
-                    index.setdefault(event["id"], []).append(row_number)
-                index.get(event["id"], []).sort()
-        frame = pd.DataFrame([r for r in rows if r is not None])
+        rows = report_history(storage.read_journal(self.path))
+        frame = pd.DataFrame(rows)
         if not frame.empty:
             front = ["trial_id", "training_iteration"]
             frame = frame[front + [c for c in frame.columns if c not in front]]

@@ -16,7 +16,7 @@ class _StopTrial(BaseException):
     """
 
 
-def _current(function: str = "report"):
+def _current(function: str = "report") -> Any:  # the worker's run of this thread (execution/)
     session = getattr(_local, "session", None)
     if session is None:
         raise RuntimeError(

@@ -232,6 +232,8 @@ class Space:
             enumerating them.
     """
 
+    spec: Mapping[str, Any]
+
     def __init__(self, spec: Mapping[str, Any] | Space) -> None:
         if isinstance(spec, Space):
             spec = spec.spec
@@ -295,7 +297,7 @@ class Space:
                         for j, c in enumerate(domain.categories)]
             return _Switch(index, branches, is_grid)
         self._add_name(name)
-        size = len(domain.categories) if is_grid else 1
+        size = len(domain.categories) if isinstance(domain, Grid) else 1
         return _Leaf(index, size)
 
     def _parse_branch(self, category: Any, name: str, key: str, parent: tuple[int, int],

@@ -9,18 +9,8 @@ Layout (see DESIGN.md)::
       trials/<trial_id>/checkpoint_<iteration>/   a trial's checkpoint, written atomically
       .lock               held (flock) by the live driver
 
-Journal events (compact keys keep a report under ~150 bytes):
-    {"e": "new", "id": "00003", "c": {config}, "t": wall}          trial created
-    {"e": "r", "id": ..., "r": {result}, "ck": 1?}                   a report (+ checkpoint)
-    {"e": "s", "id": ..., "s": "TERMINATED"|"ERROR"|"PAUSED", "err": "..."?, "t": wall}
-    {"e": "ck", "id": ..., "i": iteration}                           checkpoint saved at pause
-    {"e": "resume", "id": ...}                                       a paused trial restarts
-    {"e": "fork", "id": ..., "p": parent, "c": {config}, "i": iter}  PBT exploit/explore
-    {"e": "unfork", "id": ..., "c": ..., "p": ..., "i": ..., "r": ...}  that fork produced
-        nothing (its run ended without a report): the trial's state before it stands
-    {"e": "restart", "id": ..., "i": iter, "why": "failure"|"restore", "n": failures}
-    {"e": "finished"}                                                searcher exhausted
-    {"e": "session", "t": wall, "kind": "start"|"end"|"interrupted"} driver sessions
+The journal's format (every event kind and key), its encoder, decoder and fold are owned by
+``raysweep.journal``; this module only writes and reads its bytes.
 """
 
 from __future__ import annotations
@@ -36,8 +26,9 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
+from raysweep import journal
 from raysweep.errors import ExperimentLocked
 
 EXPERIMENT_FILE = "experiment.json"
@@ -47,56 +38,10 @@ LOCK_FILE = ".lock"
 FORMAT_VERSION = 1
 
 
-def _json_default(value: Any) -> Any:
-    """Make numpy scalars and other oddities JSON-able (never fail a journal write)."""
-    item = getattr(value, "item", None)
-    if callable(item):
-        try:
-            return item()
-        except (TypeError, ValueError):
-            pass
-    tolist = getattr(value, "tolist", None)
-    if callable(tolist):
-        return tolist()
-    return repr(value)
-
-
-# One encoder for every journal line: ``json.dumps`` with options builds a new one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), default=_json_default)
-
-
-def _c_encoder():
-    """json's C encoder, built once (``JSONEncoder.encode`` builds one per call), with the
-    options of ``_ENCODER``; None where this Python's json has no C encoder or it takes
-    other arguments."""
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
-        return None
-    try:
-        # no circular-reference markers: the encoder keeps no state between calls (a cycle
-        # ends in RecursionError, and dumps then lets the full encoder report it)
-        encoder = make(None, _json_default, json.encoder.encode_basestring_ascii, None, ":", ",",
-                       False, False, True)
-        if "".join(encoder({"a": [1.5, float("nan")], "b": None}, 0)) != \
-                '{"a":[1.5,NaN],"b":null}':
-            return None
-    except Exception:  # noqa: BLE001 - any surprise: use the pure-Python path
-        return None
-    return encoder
-
-
-_C_ENCODER = _c_encoder()
-_quote = json.encoder.encode_basestring_ascii
-
-
-def dumps(obj: Any) -> str:
-    """Compact JSON; NaN/inf stay as JSON's NaN/Infinity tokens (read back by json.loads)."""
-    if _C_ENCODER is not None and type(obj) is dict:
-        try:
-            return "".join(_C_ENCODER(obj, 0))
-        except Exception:  # noqa: BLE001 - e.g. a circular value: let the full path say so
-            pass
-    return _ENCODER.encode(obj)
+# The encoder lives with the journal's format; these names stay importable from here.
+_json_default = journal.json_default
+dumps = journal.dumps
+_quote = journal.quote
 
 
 # -- crash points (a private test hook) ------------------------------------------------------
@@ -187,14 +132,7 @@ def read_journal(path: str) -> Iterator[dict[str, Any]]:
     """Yield journal events (decoded by ``raysweep.journal``, the one decoder). A torn last
     line is ignored; a bad line elsewhere, or any line that is JSON but not a valid event,
     is ``CorruptJournal`` naming the file and line."""
-    from raysweep import journal  # noqa: PLC0415 - journal imports errors only
-
-    file = os.path.join(path, JOURNAL_FILE)
-    if not os.path.exists(file):
-        return iter(())
-    with open(file, "rb") as handle:
-        data = handle.read()
-    return iter(journal.decode_all(data, file))
+    return iter(journal.read(os.path.join(path, JOURNAL_FILE)))
 
 
 def running_driver(path: str) -> str | None:
@@ -223,7 +161,7 @@ class ExperimentDir:
         self._journal: int | None = None  # file descriptor, opened for appending
         self._size = 0  # bytes of the journal that hold complete lines
         self._broken: OSError | None = None  # a failed write: nothing more is written
-        self._lock_handle = None
+        self._lock_handle: IO[str] | None = None
         self._last_sync = time.monotonic()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -311,12 +249,11 @@ class ExperimentDir:
         self._buffer.append(dumps(event))
 
     def append_report(self, trial_id: str, result: dict[str, Any], checkpoint: bool) -> str:
-        """Journal one report (``{"e": "r", "id", "r", "ck"?}``, as ``append`` would write
-        it) and return the JSON text of ``result``, which loggers reuse rather than encode
-        the same numbers again."""
+        """Journal one report (the line ``append(journal.report(...))`` would write) and
+        return the JSON text of ``result``, which loggers reuse rather than encode the same
+        numbers again."""
         text = dumps(result)
-        end = ',"ck":1}' if checkpoint else "}"
-        self._buffer.append(f'{{"e":"r","id":{_quote(trial_id)},"r":{text}{end}')
+        self._buffer.append(journal.report_line(trial_id, text, checkpoint))
         return text
 
     def flush(self, sync: bool = False) -> None:

@@ -37,10 +37,9 @@ class _Fixed(SearchCV):
     executor = "ray"
     _sklearn_output = True
 
-    @property
-    def max_concurrent(self) -> int | None:
+    def _concurrency(self) -> int | None:
         n_jobs = self.n_jobs
-        return n_jobs if isinstance(n_jobs, Integral) and n_jobs > 0 else None
+        return int(n_jobs) if isinstance(n_jobs, Integral) and int(n_jobs) > 0 else None
 
     def _validate_params(self) -> None:
         if self.n_jobs == 0:
@@ -130,6 +129,5 @@ class RandomizedSearchCV(_Fixed):
     def _check_space(self) -> None:
         ParameterSampler(self.param_distributions, self.n_iter)  # scikit-learn's errors
 
-    @property
-    def n_trials(self) -> int:
+    def _budget(self) -> int:
         return self.n_iter

@@ -63,8 +63,10 @@ class Capture:
     def __enter__(self) -> Capture:
         self._caught = self._stack.enter_context(warnings.catch_warnings(record=True))
         if self.filters is not None:
-            warnings.filters[:] = [tuple(f) for f in self.filters]
-            warnings._filters_mutated()  # noqa: SLF001 - what simplefilter itself calls
+            # a list at runtime (typeshed says Sequence); _filters_mutated is private, not in
+            # typeshed: it is what simplefilter itself calls after changing the list
+            warnings.filters[:] = [tuple(f) for f in self.filters]  # type: ignore[index]
+            warnings._filters_mutated()  # type: ignore[attr-defined]  # noqa: SLF001
         self._stack.enter_context(contextlib.redirect_stdout(self._text))
         if _transport is not None:
             self._stack.enter_context(_relaying(self._messages))

@@ -48,12 +48,12 @@ class Strategy:
 
     ``kind`` is ``"partial_fit"`` (one pass over the training fold per step) or
     ``"warm_start"`` (``grow`` is raised step by step to its final value, ``warm_start``
-    set through the parameter named ``warm``).
+    set through the parameter named ``warm``); both names are ``""`` for ``partial_fit``.
     """
 
     kind: str
-    warm: str | None = None
-    grow: str | None = None
+    warm: str = ""
+    grow: str = ""
 
 
 def incremental_strategy(estimator: Any, prefix: str = "") -> Strategy | None:

@@ -88,7 +88,10 @@ def plan_search(param_space: Any, search: Any, n_trials: int, scheduler: Schedul
         spec, codec, finite = build_space(param_space, grid=True)
         if key == "grid" and not finite:
             _reject_sampled(param_space)
-        return SearchPlan(spec, codec, search, 1, Space(spec).grid_size)
+        walker = make_searcher("grid") if key == "grid" else search
+        planned = walker.planned_trials(Space(spec), 1)  # one pass
+        return SearchPlan(spec, codec, search, 1,
+                          Space(spec).grid_size if planned is None else planned)
     if key == "random":
         spec, codec, finite = build_space(param_space, grid=True)
         size = Space(spec).grid_size if finite else None

@@ -196,6 +196,14 @@ class SearchCV(BaseSearchCV):
         self.max_iterations = max_iterations
         self.executor = executor
 
+    def _budget(self) -> int:
+        """How many candidates to evaluate (the aliases read ``n_iter``)."""
+        return self.n_trials
+
+    def _concurrency(self) -> int | None:
+        """How many candidates run at once (the aliases derive it from ``n_jobs``)."""
+        return self.max_concurrent
+
     # ---------------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any) -> SearchCV:
         """Evaluate the candidates, then refit the best one on all of ``X``.
@@ -247,7 +255,7 @@ class SearchCV(BaseSearchCV):
                 "train step by step: it needs partial_fit, or warm_start with n_estimators or "
                 f"max_iter (for a Pipeline, in its last step); {type(self.estimator).__name__} "
                 "has neither. Use scheduler=None to evaluate every candidate fully.")
-        plan = plan_search(self.param_space, self.search, self.n_trials, scheduler,
+        plan = plan_search(self.param_space, self.search, self._budget(), scheduler,
                            self.random_state, self._budget_name)
         check_parameter_names(base_estimator, self.param_space)
         if self.verbose > 0:
@@ -350,7 +358,7 @@ class SearchCV(BaseSearchCV):
         try:
             return run(objective, plan.spec, metric=metric, mode="max",
                        num_samples=plan.num_samples, search=plan.search, scheduler=scheduler,
-                       seed=seed_from(self.random_state), max_concurrent=self.max_concurrent,
+                       seed=seed_from(self.random_state), max_concurrent=self._concurrency(),
                        resources_per_trial=self.resources_per_trial, name=name,
                        storage_path=storage_path, resume=self.resume, verbose=0,
                        executor=self.executor, callbacks=callbacks)

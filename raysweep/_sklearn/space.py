@@ -230,11 +230,16 @@ class GridSample(Searcher):
     """
 
     supports_grid = True
+    default_num_samples = 1
     name = "random"
 
     def __init__(self, n_trials: int) -> None:
         super().__init__()
         self.n_trials = n_trials
+
+    def planned_trials(self, space: Space, num_samples: int | None) -> int:
+        """``n_trials`` distinct grid points (the whole grid when smaller); one pass."""
+        return len(self.points_to_evaluate) + min(self.n_trials, space.grid_size)
 
     def setup(self, space: Space, metric: str, mode: str, seed: Any,
               num_samples: int | None = None) -> None:

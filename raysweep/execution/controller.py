@@ -17,12 +17,14 @@ import warnings
 from collections import deque
 from typing import Any
 
+from raysweep import journal
 from raysweep import storage as _storage
 from raysweep.callbacks import takes_encoded_reports as _logs_reports
 from raysweep.decisions import Decision, Fork, New, Resume, Wait
 from raysweep.errors import MissingMetric, ResumeMismatch, TrialError
+from raysweep.execution.checkpoints import CheckpointBook
 from raysweep.execution.messages import Ended, EndKind, Event, Lost, Report
-from raysweep.results import JournalState, last_metric_result
+from raysweep.journal import JournalState, last_metric_result
 from raysweep.search.base import FINISHED
 from raysweep.trial import Trial, TrialStatus
 
@@ -69,17 +71,8 @@ class Controller:
         self._restart: deque[str] = deque()
         self._active: set[str] = set()  # trials handed to the executor and not yet ended
         self._created = 0
-        self._checkpoints: dict[str, list[int]] = {}
-        # A forked trial restarts (after a lost worker, a restore, a pause) from its donor's
-        # checkpoint until it saves one of its own: trial id -> (donor id, iteration). Those
-        # checkpoints are not deleted by the donor's keep_checkpoints meanwhile.
-        self._fork_base: dict[str, tuple[str, int]] = {}
-        self._deferred: set[tuple[str, int]] = set()  # donors' checkpoints to delete later
-        # checkpoints to delete once the journal batch naming newer ones is durable (_flush)
-        self._doomed: list[tuple[str, int]] = []
-        # forked trials without a report since their fork -> the "unfork" event that undoes
-        # the fork if the run ends without one (see _void_fork)
-        self._fork_undo: dict[str, dict[str, Any]] = {}
+        # stored checkpoints, forks' donors, deletions waiting for the journal (write-ahead)
+        self._book = CheckpointBook(storage, keep_checkpoints)
         self._budget_kill_at: float | None = None
         self._deadline: float | None = None
         self._budget_hit = False
@@ -95,114 +88,28 @@ class Controller:
     def replay(self, events: list[dict[str, Any]]) -> None:
         """Rebuild trials, searcher and scheduler from a journal (restore).
 
-        Searcher and scheduler see the same calls in the same order as in the original run;
-        unfinished trials are queued to restart from their last checkpoint, and their reports
-        after that checkpoint are dropped (they will be produced again).
+        First the whole journal is folded to see which trials are unfinished and which of
+        their reports will be produced again (those past their last checkpoint). Then the
+        events are folded again one by one, and the searcher and scheduler get, around each,
+        the same calls in the same order as in the original run (``_replay_<kind>``);
+        unfinished trials are queued to restart from their last checkpoint.
         """
-        final_segment = self._unfinished_tails(events)
+        again = journal.fold(events, self.metric, self.mode,
+                             track_tails=True).unfinished_reports()
         decided: dict[str, Decision] = {}  # a decision journaled but not yet carried out
         for number, event in enumerate(events):
             kind = event["e"]
-            trial_id = event.get("id")
-            if kind == "r" and number in final_segment:
-                # run again after the restore, but the searcher saw it live before the later
-                # suggestions: it sees it here too, so they are proposed again as journaled
-                # (searchers keep one value per trial and budget; the re-run's is the same)
-                result = dict(event["r"])
-                result["trial_id"] = trial_id
-                if trial_id in self.trials:
-                    self.searcher.observe(trial_id, result, final=False)
-                continue
-            if kind == "new":
-                launch = self.scheduler.next_launch(self.trials, exhausted=self._exhausted())
-                if not isinstance(launch, New):
-                    self._replay_warning(f"scheduler returned {launch!r} where the journal "
-                                         f"shows a new trial {trial_id}")
-                suggested = self.searcher.suggest(trial_id)
-                if isinstance(suggested, dict) and suggested != event["c"]:
-                    self._replay_warning(f"searcher proposed a different config for trial "
-                                         f"{trial_id} on replay; keeping the journaled one")
-                trial = self.state.apply(event)
-                self._created += 1
-                self.scheduler.on_trial_add(trial)
-                continue
-            if kind == "finished":
-                self.state.apply(event)
-                continue
-            trial = self.trials.get(trial_id) if trial_id else None
-            if trial is None:
-                continue
-            if kind == "r":
-                result = dict(event["r"])
-                self._fork_undo.pop(trial_id, None)
-                self.state.apply(event)
-                if event.get("ck"):
-                    self._checkpoints.setdefault(trial_id, []).append(trial.iteration)
-                    self._fork_base.pop(trial_id, None)
-                result["trial_id"] = trial_id
-                self.searcher.observe(trial_id, result, final=False)
-                if trial.status is TrialStatus.RUNNING:
-                    decided[trial_id] = self.scheduler.on_result(trial, result)
-                continue
-            if not (kind == "s" and event.get("s") == "PENDING"):  # (settle keeps them)
-                decided.pop(trial_id, None)
-            if kind == "unfork":
-                self._fork_undo.pop(trial_id, None)
-                self.state.apply(event)
-            elif kind == "s":
-                self.state.apply(event)
-                if trial.status in _FINISHED:
-                    self._complete_algorithms(trial)
-            elif kind == "ck":
-                self.state.apply(event)
-                self._checkpoints.setdefault(trial_id, []).append(event["i"])
-                self._fork_base.pop(trial_id, None)
-            elif kind in ("resume", "fork"):
-                self.scheduler.next_launch(self.trials,
-                                           exhausted=self._exhausted() or bool(event.get("x")))
-                if kind == "fork":
-                    self._fork_undo[trial_id] = self._before_fork(trial)
-                    parent = self.trials.get(event.get("p"))
-                    base = None if parent is None or event.get("ci") is None else \
-                        self._checkpoint_location(parent)
-                    self._fork_base.pop(trial_id, None)
-                    if base is not None and base[1] == event["ci"]:
-                        self._fork_base[trial_id] = base
-                    elif event.get("ci") is not None:
-                        self._fork_base[trial_id] = (event["p"], event["ci"])
+            if kind == "r" and number in again:
+                self._replay_report_again(event)
+            elif kind == "new":
+                self._replay_new(event)
+            elif kind == "finished":
                 self.state.apply(event)
             else:
-                self.state.apply(event)
-        for trial_id, trial in self.trials.items():
-            if trial.status in _FINISHED:
-                self._fork_base.pop(trial_id, None)
-        if self.storage is not None:
-            # Write-ahead rule 3: a checkpoint on disk counts only when the journal names it
-            # (one written just before the driver died, its report never journaled, would make
-            # the trial skip the iterations in between). Unnamed ones are removed.
-            named = {trial_id: set(its) for trial_id, its in self._checkpoints.items()}
-            for event in events:
-                if event["e"] == "fork" and event.get("ci") is not None:
-                    named.setdefault(event.get("p"), set()).add(event["ci"])
-            for trial_id in self.trials:
-                found = _storage.list_checkpoints(self.storage.path, trial_id, clean=True)
-                journaled = named.get(trial_id, set())
-                for iteration in found:
-                    if iteration not in journaled:
-                        self.storage.delete_checkpoint(trial_id, iteration)
-                self._checkpoints[trial_id] = [i for i in found if i in journaled]
-            for trial_id, trial in self.trials.items():
-                base = self._fork_base.get(trial_id)
-                if base is not None and trial.checkpoint_iteration == base[1]:
-                    if base[1] not in self._checkpoints.get(base[0], ()):
-                        del self._fork_base[trial_id]  # the donor's is gone: from scratch
-                        trial.checkpoint_iteration = None
-                    continue
-                found = self._checkpoints[trial_id]
-                if trial.checkpoint_iteration is not None and \
-                        trial.checkpoint_iteration not in found:  # lost (not by raysweep)
-                    older = [i for i in found if i < trial.checkpoint_iteration]
-                    trial.checkpoint_iteration = older[-1] if older else None
+                trial = self.trials.get(event.get("id"))  # type: ignore[arg-type]
+                if trial is not None:
+                    self._replay_trial_event(trial, event, decided)
+        self._book.reconcile(self.trials, events)
         for trial in self.trials.values():
             if trial.status in (TrialStatus.RUNNING, TrialStatus.PENDING):
                 decision = decided.get(trial.trial_id, Decision.CONTINUE)
@@ -214,42 +121,57 @@ class Controller:
                     trial.status = TrialStatus.PENDING
                     self._restart.append(trial.trial_id)
 
-    @staticmethod
-    def _unfinished_tails(events: list[dict[str, Any]]) -> set[int]:
-        """Indexes of reports that an unfinished trial will produce again after restore."""
-        status: dict[str, str] = {}
-        segment_start: dict[str, int] = {}
-        last_ck: dict[str, int | None] = {}
-        reports: dict[str, list[tuple[int, int]]] = {}
-        for number, event in enumerate(events):
-            kind, trial_id = event["e"], event.get("id")
-            if kind == "new":
-                status[trial_id] = "RUNNING"
-                segment_start[trial_id] = number
-                last_ck[trial_id] = None
-            elif kind == "s":
-                status[trial_id] = event["s"]
-            elif kind in ("resume", "fork", "restart"):
-                status[trial_id] = "RUNNING"
-                segment_start[trial_id] = number
-                if kind == "fork":
-                    last_ck[trial_id] = event.get("ci")
-            elif kind == "ck":
-                last_ck[trial_id] = event["i"]
-            elif kind == "r":
-                iteration = event["r"].get("training_iteration", 0)
-                if event.get("ck"):
-                    last_ck[trial_id] = iteration
-                reports.setdefault(trial_id, []).append((number, iteration))
-        drop: set[int] = set()
-        for trial_id, state in status.items():
-            if state not in ("RUNNING", "PENDING"):
-                continue
-            keep_upto = last_ck.get(trial_id) or 0
-            for number, iteration in reports.get(trial_id, []):
-                if number > segment_start[trial_id] and iteration > keep_upto:
-                    drop.add(number)
-        return drop
+    def _replay_report_again(self, event: dict[str, Any]) -> None:
+        """A report the trial will produce again after the restore: the searcher saw it live
+        before the later suggestions, so it sees it here too and they are proposed again as
+        journaled (searchers keep one value per trial and budget; the re-run's is the
+        same). The fold does not take it: the trial restarts from its checkpoint."""
+        trial_id = event["id"]
+        if trial_id in self.trials:
+            self.searcher.observe(trial_id, {**event["r"], "trial_id": trial_id}, final=False)
+
+    def _replay_new(self, event: dict[str, Any]) -> None:
+        trial_id = event["id"]
+        launch = self.scheduler.next_launch(self.trials, exhausted=self._exhausted())
+        if not isinstance(launch, New):
+            self._replay_warning(f"scheduler returned {launch!r} where the journal "
+                                 f"shows a new trial {trial_id}")
+        suggested = self.searcher.suggest(trial_id)
+        if isinstance(suggested, dict) and suggested != event["c"]:
+            self._replay_warning(f"searcher proposed a different config for trial "
+                                 f"{trial_id} on replay; keeping the journaled one")
+        trial = self.state.add(event)
+        self._created += 1
+        self.scheduler.on_trial_add(trial)
+
+    def _replay_trial_event(self, trial: Trial, event: dict[str, Any],
+                            decided: dict[str, Decision]) -> None:
+        """One event of an existing trial, with the algorithm calls it stood for live."""
+        kind, trial_id = event["e"], trial.trial_id
+        if kind == "r":
+            self._book.reported(trial_id)
+            self.state.apply(event)
+            if event.get("ck"):
+                self._book.replay_saved(trial_id, trial.iteration)
+            result = {**event["r"], "trial_id": trial_id}
+            self.searcher.observe(trial_id, result, final=False)
+            if trial.status is TrialStatus.RUNNING:
+                decided[trial_id] = self.scheduler.on_result(trial, result)
+            return
+        if not (kind == "s" and event.get("s") == "PENDING"):  # (settle keeps them)
+            decided.pop(trial_id, None)
+        if kind in ("resume", "fork"):
+            self.scheduler.next_launch(self.trials,
+                                       exhausted=self._exhausted() or bool(event.get("x")))
+            if kind == "fork":
+                self._book.replay_fork(trial, event, self.trials.get(event.get("p")))  # type: ignore[arg-type]
+        elif kind == "unfork":
+            self._book.replay_unfork(trial_id)
+        self.state.apply(event)
+        if kind == "s" and trial.status in _FINISHED:
+            self._complete_algorithms(trial)
+        elif kind == "ck":
+            self._book.replay_saved(trial_id, event["i"])
 
     def _replay_warning(self, text: str) -> None:
         if "replay" not in self._warned:
@@ -263,8 +185,8 @@ class Controller:
         self._last_snapshot = time.monotonic()
         for trial_id in list(self._restart):
             trial = self.trials[trial_id]
-            self._journal({"e": "restart", "id": trial_id, "i": trial.checkpoint_iteration or 0,
-                           "why": "restore", "n": trial.num_failures})
+            self._journal(journal.restart(trial_id, trial.checkpoint_iteration or 0, "restore",
+                                          trial.num_failures))
             trial.iteration = trial.checkpoint_iteration or 0
         try:
             while True:
@@ -357,14 +279,12 @@ class Controller:
                     break
                 if config is FINISHED:
                     self.state.searcher_finished = True
-                    self._journal({"e": "finished"})
+                    self._journal(journal.finished())
                     continue
-                trial = self.state.apply({"e": "new", "id": trial_id, "c": config,
-                                          "t": self.executor.wall_time()})
+                trial = self.state.add(journal.new(trial_id, config, self.executor.wall_time()))
                 trial.status = TrialStatus.PENDING
                 self._created += 1
-                self._journal({"e": "new", "id": trial_id, "c": config,
-                               "t": round(trial.created_at, 3)})
+                self._journal(journal.new(trial_id, config, round(trial.created_at, 3)))
                 self.scheduler.on_trial_add(trial)
                 self._start(trial)
             else:
@@ -390,7 +310,7 @@ class Controller:
         """Carry out the scheduler's Resume or Fork (``stalled``: see ``_unstall``)."""
         if isinstance(launch, Resume):
             trial = self._paused(launch.trial_id, "Resume")
-            self._journal({"e": "resume", "id": trial.trial_id, **({"x": 1} if stalled else {})})
+            self._journal(journal.resume(trial.trial_id, stalled))
             trial.iteration = trial.checkpoint_iteration or 0
             self._start(trial)
         elif isinstance(launch, Fork):
@@ -399,48 +319,31 @@ class Controller:
             if parent is None:
                 raise RuntimeError(f"scheduler forked from unknown trial {launch.parent_id!r}")
             donor_iteration = parent.checkpoint_iteration
-            location = self._checkpoint_location(parent)
+            location = self._book.location(parent)
             if donor_iteration is None:
                 self._warn_once("fork", f"trial {trial.trial_id} clones trial {parent.trial_id}"
                                 " which has no checkpoint: it restarts from scratch (report "
                                 "checkpoints from the objective for PBT to exploit)")
-            event = {"e": "fork", "id": trial.trial_id, "p": parent.trial_id,
-                     "c": launch.config, "i": donor_iteration or 0, "ci": donor_iteration}
-            if stalled:
-                event["x"] = 1
-            self._fork_undo[trial.trial_id] = self._before_fork(trial)
+            event = journal.fork(trial.trial_id, parent.trial_id, launch.config,
+                                 donor_iteration, stalled)
+            self._book.forked(trial, location)
             self._journal(event)
             self.state.apply(event)
             trial.status = TrialStatus.PENDING
-            self._release_base(trial.trial_id)
-            if location is not None:
-                self._fork_base[trial.trial_id] = location
             payload = None if location is None else self._payload(*location)
             self._start(trial, payload=payload, from_parent=True)
         else:  # pragma: no cover - protocol misuse
             raise TypeError(f"scheduler.next_launch returned {launch!r}")
-
-    @staticmethod
-    def _before_fork(trial: Trial) -> dict[str, Any]:
-        """What an ``"unfork"`` event restores when the fork produces no report."""
-        undo: dict[str, Any] = {"e": "unfork", "id": trial.trial_id, "c": trial.config,
-                                "p": trial.parent_id, "i": trial.iteration,
-                                "ci": trial.checkpoint_iteration}
-        if trial.last_result is not None:
-            undo["r"] = trial.last_result
-        return undo
 
     def _void_fork(self, trial: Trial) -> None:
         """A forked trial ended without a single report: its donor's checkpoint was the end
         of training (PBT forked from a finished trial). The new config produced nothing, so
         the trial keeps the config, lineage and result it had before the fork; a row's
         config is always the one that produced its result."""
-        undo = self._fork_undo.pop(trial.trial_id, None)
-        if undo is None:
-            return
-        self._release_base(trial.trial_id)
-        self._journal(undo)
-        self.state.apply(undo)
+        undo = self._book.void_fork(trial.trial_id)
+        if undo is not None:
+            self._journal(undo)
+            self.state.apply(undo)
 
     def _paused(self, trial_id: str, what: str) -> Trial:
         trial = self.trials.get(trial_id)
@@ -455,27 +358,9 @@ class Controller:
             return None
         return _storage.read_checkpoint_payload(self.storage.path, trial_id, iteration)
 
-    def _checkpoint_location(self, trial: Trial) -> tuple[str, int] | None:
-        """Where ``trial``'s latest checkpoint is stored: its own directory, or its donor's
-        when it was forked and has not saved one of its own since."""
-        if trial.checkpoint_iteration is None:
-            return None
-        base = self._fork_base.get(trial.trial_id)
-        if base is not None and base[1] == trial.checkpoint_iteration:
-            return base
-        return trial.trial_id, trial.checkpoint_iteration
-
-    def _release_base(self, trial_id: str) -> None:
-        """``trial_id`` no longer starts from its donor's checkpoint: delete that checkpoint
-        if the donor's keep_checkpoints already let it go and nobody else needs it."""
-        base = self._fork_base.pop(trial_id, None)
-        if base is not None and base in self._deferred and not self._needed(*base):
-            self._deferred.discard(base)
-            self._doomed.append(base)  # deleted after the next flush
-
     def _start(self, trial: Trial, payload=None, from_parent: bool = False) -> None:
         if not from_parent:
-            location = self._checkpoint_location(trial)
+            location = self._book.location(trial)
             payload = None if location is None else self._payload(*location)
             if payload is None:
                 if trial.iteration and not self.objective_is_class:
@@ -509,8 +394,7 @@ class Controller:
         trial_id, result, payload, waiting = \
             report.trial_id, report.result, report.payload, report.waiting
         trial = self.trials[trial_id]
-        if self._fork_undo:
-            self._fork_undo.pop(trial_id, None)
+        self._book.reported(trial_id)
         trial.node_id = self.executor.node_of(trial_id)
         loss_known = self.metric in result
         self.state.record_result(trial, result)
@@ -560,27 +444,13 @@ class Controller:
         self.executor.decide(trial_id, decision)
 
     def _save_checkpoint(self, trial: Trial, payload, iteration: int | None = None) -> None:
+        """Store a checkpoint, then record it (write-ahead rule 1: before the journal event
+        that names it is buffered; see ``execution/checkpoints.py``)."""
         if self.storage is None:
             return
         iteration = trial.iteration if iteration is None else iteration
         self.storage.write_checkpoint(trial.trial_id, iteration, payload)
-        trial.checkpoint_iteration = iteration
-        self._release_base(trial.trial_id)
-        kept = self._checkpoints.setdefault(trial.trial_id, [])
-        if iteration not in kept:
-            kept.append(iteration)
-        while len(kept) > self.keep_checkpoints:
-            old = kept.pop(0)
-            if old == trial.checkpoint_iteration:
-                continue
-            if self._needed(trial.trial_id, old):
-                self._deferred.add((trial.trial_id, old))
-            else:
-                self._doomed.append((trial.trial_id, old))  # deleted after the next flush
-
-    def _needed(self, trial_id: str, iteration: int) -> bool:
-        """A checkpoint another trial would restart from (a PBT donor's)."""
-        return (trial_id, iteration) in self._fork_base.values()
+        self._book.saved(trial, iteration)
 
     def _on_end(self, ended: Ended) -> None:
         trial_id, kind, info, payload = ended.trial_id, ended.kind, ended.info, ended.payload
@@ -617,7 +487,7 @@ class Controller:
                 except ValueError as exc:
                     self._on_end(Ended(trial_id, EndKind.ERROR, f"trial {trial_id}: {exc}"))
                     return
-                self._journal({"e": "ck", "id": trial_id, "i": trial.iteration})
+                self._journal(journal.checkpoint(trial_id, trial.iteration))
             self._set_status(trial, TrialStatus.PAUSED)
             return
         if trial.last_result is None or self.metric not in (trial.last_result or {}):
@@ -653,24 +523,19 @@ class Controller:
                 self._fatal = TrialError(f"trial {trial_id} failed (fail_fast=True): {message}")
             return
         restart_from = trial.checkpoint_iteration or 0
-        self._journal({"e": "restart", "id": trial_id, "i": restart_from, "why": "failure",
-                       "n": trial.num_failures})
+        self._journal(journal.restart(trial_id, restart_from, "failure", trial.num_failures))
         trial.iteration = restart_from
         trial.status = TrialStatus.PENDING
         self._restart.append(trial_id)
 
     def _set_status(self, trial: Trial, status: TrialStatus, error: str | None = None) -> None:
         trial.status = status
-        line: dict[str, Any] = {"e": "s", "id": trial.trial_id, "s": status.value,
-                                "t": round(self.executor.wall_time(), 3)}
         if error is not None:
             trial.error = error
-            line["err"] = error
-        if trial.node_id is not None:
-            line["node"] = trial.node_id
-        self._journal(line)
+        self._journal(journal.status(trial.trial_id, status.value, self.executor.wall_time(),
+                                     error, trial.node_id))
         if status in _FINISHED:
-            self._release_base(trial.trial_id)
+            self._book.release_base(trial.trial_id)
             self._complete_algorithms(trial)
             for callback in self.callbacks:
                 callback.on_trial_complete(trial)
@@ -761,27 +626,13 @@ class Controller:
 
     def _flush(self, sync: bool = False) -> None:
         """Write the batch of journal events, then carry out the checkpoint deletions the
-        batch allows.
-
-        Write-ahead ordering (the rules that make a killed driver lose nothing):
-          1. a checkpoint is written (fsynced, renamed into place) before the journal event
-             that names it (``"r"`` with ``"ck"``, ``"ck"``) is buffered;
-          2. an older checkpoint is deleted only after the journal has durably recorded a
-             newer one: deletions wait in ``_doomed`` until this flush has written and
-             fsynced the batch that names the newer checkpoint (one fsync per batch that
-             deletes something, not one per report);
-          3. replay trusts only checkpoints the journal names (``replay`` removes the others).
-        A failed journal write raises before any deletion, so the journaled checkpoints stay.
-        """
+        batch allows (write-ahead rule 2, see ``execution/checkpoints.py``: a batch that lets
+        a checkpoint go is fsynced first). A failed journal write raises before any
+        deletion, so the journaled checkpoints stay."""
         if self.storage is None:
             return
-        doomed = self._doomed
-        self.storage.flush(sync=sync or bool(doomed))
-        if doomed and self.storage.journal_ok:  # (a failed write keeps every checkpoint)
-            self._doomed = []
-            for trial_id, iteration in doomed:
-                if iteration not in self._checkpoints.get(trial_id, ()):  # not re-saved since
-                    self.storage.delete_checkpoint(trial_id, iteration)
+        self.storage.flush(sync=sync or self._book.deletions_waiting)
+        self._book.delete_doomed()
 
     def _warn_once(self, key: str, text: str) -> None:
         if key not in self._warned:

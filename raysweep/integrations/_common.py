@@ -140,7 +140,9 @@ class Reporter:
         # which would be a checkpoint per report, so only a finite list counts)
         blocking = getattr(run, "blocking", None)
         iteration = getattr(run, "iteration", None)
-        return bool(blocking) and iteration is not None and iteration + 1 in blocking
+        if not blocking or iteration is None:
+            return False
+        return iteration + 1 in blocking
 
     def report(self, values: dict[str, Any], save: Callable[[str], Any] | None = None,
                step: int | None = None, saved: str | None = None) -> bool:
@@ -188,7 +190,17 @@ class Reporter:
                 RuntimeWarning, stacklevel=3)
 
 
-def setup_callback(callback: Any, owner: str, framework: str, metrics: Any,
+class Reporting:
+    """What ``setup_callback`` gives every framework's ``ReportCallback`` (a mixin: the
+    framework's own callback class, when it has one, comes first)."""
+
+    metrics: dict[str, str] | None
+    checkpoint_every: int | None
+    checkpoint_at_decisions: bool
+    _reporter: Reporter
+
+
+def setup_callback(callback: Reporting, owner: str, framework: str, metrics: Any,
                    checkpoint_every: Any, checkpoint_at_decisions: Any) -> None:
     """Check a ``ReportCallback``'s common arguments and set ``callback.metrics``,
     ``.checkpoint_every``, ``.checkpoint_at_decisions`` and its ``Reporter``."""

@@ -41,6 +41,7 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
+    Reporting,
     checkpoint_file,
     numeric,
     require,
@@ -55,7 +56,11 @@ MODEL_FILE = "model.keras"
 STATE_FILE = "raysweep.json"
 
 
-class ReportCallback(keras.callbacks.Callback):
+# the framework's class, from a module imported at run time (so typed Any here)
+_KerasCallback: Any = keras.callbacks.Callback
+
+
+class ReportCallback(_KerasCallback, Reporting):
     """Report Keras' epoch logs to raysweep after every epoch.
 
     Args:

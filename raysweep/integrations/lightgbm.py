@@ -46,6 +46,7 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
+    Reporting,
     check_filename,
     checkpoint_file,
     require,
@@ -59,7 +60,7 @@ __all__ = ["ReportCallback", "load_checkpoint"]
 MODEL_FILE = "model.txt"
 
 
-class ReportCallback:
+class ReportCallback(Reporting):
     """Report LightGBM's evaluation metrics to raysweep after every boosting round.
 
     Args:

@@ -46,6 +46,7 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
+    Reporting,
     checkpoint_file,
     require,
     setup_callback,
@@ -61,7 +62,11 @@ __all__ = ["ReportCallback", "checkpoint_path"]
 CHECKPOINT_FILE = "checkpoint.ckpt"
 
 
-class ReportCallback(pl.Callback):
+# the framework's class, from a module imported at run time (so typed Any here)
+_LightningCallback: Any = pl.Callback
+
+
+class ReportCallback(_LightningCallback, Reporting):
     """Report the metrics a LightningModule logs to raysweep after every epoch.
 
     Args:

@@ -42,6 +42,7 @@ from typing import Any
 
 from raysweep import session as _session
 from raysweep.integrations._common import (
+    Reporting,
     checkpoint_directory,
     numeric,
     require,
@@ -53,7 +54,11 @@ transformers = require("transformers", "transformers", "transformers")
 __all__ = ["ReportCallback", "checkpoint_path"]
 
 
-class ReportCallback(transformers.TrainerCallback):
+# the framework's class, from a module imported at run time (so typed Any here)
+_TrainerCallback: Any = transformers.TrainerCallback
+
+
+class ReportCallback(_TrainerCallback, Reporting):
     """Report each evaluation's metrics to raysweep.
 
     Args:

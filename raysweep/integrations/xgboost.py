@@ -37,6 +37,7 @@ import os
 from typing import Any
 
 from raysweep.integrations._common import (
+    Reporting,
     check_filename,
     checkpoint_file,
     require,
@@ -50,7 +51,11 @@ __all__ = ["ReportCallback", "load_checkpoint"]
 MODEL_FILE = "model.ubj"
 
 
-class ReportCallback(xgb.callback.TrainingCallback):
+# the framework's class, from a module imported at run time (so typed Any here)
+_TrainingCallback: Any = xgb.callback.TrainingCallback
+
+
+class ReportCallback(_TrainingCallback, Reporting):
     """Report XGBoost's evaluation metrics to raysweep after every boosting round.
 
     Args:

@@ -38,13 +38,11 @@ def _started(controller: Any) -> Callable[[str], bool] | None:
 
 
 def _grid_total(controller: Any) -> int | None:
-    """A grid sweep's size: its points times the passes, plus ``points_to_evaluate``."""
+    """What the searcher plans to propose when it ends by itself (a grid's points times its
+    passes, plus ``points_to_evaluate``); ``None`` when it proposes without end."""
     searcher: Any = getattr(controller, "searcher", None)
-    if not getattr(searcher, "supports_grid", False):
-        return None
     try:
-        passes = searcher.num_samples or 1
-        return int(searcher.space.grid_size) * int(passes) + len(searcher.points_to_evaluate)
+        return searcher.planned_trials(searcher.space, searcher.num_samples)
     except Exception:  # noqa: BLE001 - not set up: no total, as before
         return None
 

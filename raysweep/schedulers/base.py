@@ -10,13 +10,16 @@ calls; restore rebuilds it by replaying, in journal order, ``on_trial_add``, ``o
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from raysweep._goal import Goal
 from raysweep.decisions import NEW, WAIT, Decision, Launch
 from raysweep.trial import Trial
+
+if TYPE_CHECKING:
+    from raysweep.search.base import Searcher
 
 
 class Scheduler:
@@ -80,8 +83,16 @@ class Scheduler:
         did not choose one. Returns None by default."""
         return None
 
-    def validate_searcher(self, searcher) -> None:
-        """Raise ``ValueError`` naming both when this scheduler cannot work with ``searcher``."""
+    def validate_searcher(self, searcher: Searcher) -> None:
+        """Raise ``ValueError`` naming both when this scheduler cannot work with ``searcher``.
+
+        Only checks: it never changes ``searcher`` (see ``configure_searcher``)."""
+
+    def configure_searcher(self, searcher: Searcher) -> Searcher:
+        """The searcher to run with this scheduler: ``searcher`` itself (the default) or a
+        configured copy (BOHB gives its ``BOHBSearcher`` the rung budgets). Called after
+        ``validate_searcher`` and before ``setup``; never changes its argument."""
+        return searcher
 
     # -- helpers for subclasses -----------------------------------------------------------
     def loss(self, result: Mapping[str, Any], key: str | None = None) -> float:

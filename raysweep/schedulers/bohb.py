@@ -11,6 +11,7 @@ good density) that maximises good/bad. A ``random_fraction`` of proposals stay r
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
@@ -74,7 +75,7 @@ class BOHB(Hyperband):
             num_candidates=self.num_samples, random_fraction=self.random_fraction,
             bandwidth_factor=self.bandwidth_factor, min_bandwidth=self.min_bandwidth)
 
-    def validate_searcher(self, searcher: Any) -> None:
+    def validate_searcher(self, searcher: Searcher) -> None:
         if getattr(searcher, "supports_grid", False) or type(searcher).__name__ == "Grid":
             raise ValueError(
                 f"BOHB: the {type(searcher).__name__} searcher cannot feed BOHB: grid search "
@@ -87,8 +88,13 @@ class BOHB(Hyperband):
                     f"BOHB: the BOHBSearcher measures budgets in time_attr="
                     f"{searcher.time_attr!r} but the scheduler in time_attr={self.time_attr!r};"
                     f" pass the same time_attr to both (or leave search unset)")
-            if searcher.budgets is None:
-                searcher.budgets = self.all_milestones()  # bucket at this scheduler's rungs
+
+    def configure_searcher(self, searcher: Searcher) -> Searcher:
+        """A ``BOHBSearcher`` without budgets gets a copy bucketing at this scheduler's rungs."""
+        if isinstance(searcher, BOHBSearcher) and searcher.budgets is None:
+            searcher = copy.copy(searcher)
+            searcher.budgets = self.all_milestones()
+        return searcher
 
 
 class BOHBSearcher(Searcher):
@@ -189,7 +195,7 @@ class BOHBSearcher(Searcher):
     def _observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:
         if trial_id not in self.encoded_ or not result:
             return
-        t = result.get(self.time_attr)
+        t: Any = result.get(self.time_attr)
         if not is_number(t):
             return
         if self.budgets is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from raysweep.schedulers.base import Scheduler
+from raysweep.trial import Trial
 
 
 class FIFO(Scheduler):
@@ -16,5 +19,5 @@ class FIFO(Scheduler):
     name = "fifo"
     requires_metric = False
 
-    def blocking_iterations(self, trial):
+    def blocking_iterations(self, trial: Trial) -> Collection[int]:
         return ()  # never decides on its own: the worker may run ahead and batch reports

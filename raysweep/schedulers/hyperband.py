@@ -216,8 +216,9 @@ class Hyperband(Scheduler):
 
     def _promote(self, bracket: Bracket, rung: int) -> list[str]:
         """Freeze (once) and return the rung's promoted trials."""
-        if bracket.promoted[rung] is None:
-            bracket.promoted[rung] = self._ranking(bracket, rung)
+        promoted = bracket.promoted[rung]
+        if promoted is None:
+            promoted = bracket.promoted[rung] = self._ranking(bracket, rung)
             if rung == 0 and not bracket.full:  # decided short (no new trial could come):
                 bracket.size = len(bracket.members)  # later trials start a new bracket
-        return bracket.promoted[rung]
+        return promoted

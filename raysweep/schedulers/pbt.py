@@ -29,6 +29,7 @@ from raysweep.schedulers._common import (
     result_value,
 )
 from raysweep.schedulers.base import Scheduler
+from raysweep.domains import Domain
 from raysweep.space import Categorical, to_domain
 from raysweep.trial import Trial, TrialStatus
 
@@ -267,6 +268,7 @@ def _parse_mutations(mutations: Mapping[str, Any], prefix: str) -> dict[str, Any
         where = f"hyperparam_mutations[{path!r}]"
         if not isinstance(key, str) or not key:
             raise fail("PBT", "hyperparam_mutations", "a dict with non-empty string keys", key)
+        node: dict[str, Any] | _Sampler | Domain  # a nested dict, a draw function or a domain
         if isinstance(spec, Mapping):
             if not spec:
                 raise fail("PBT", where, "a non-empty dict", spec)

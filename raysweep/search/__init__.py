@@ -20,10 +20,12 @@ _REGISTRY: dict[str, tuple[str, str]] = {
     "evolution": ("raysweep.search.evolution", "Evolution"),
     "pso": ("raysweep.search.pso", "PSO"),
     "cmaes": ("raysweep.search.cmaes", "CMAES"),
+    "nsga2": ("raysweep.search.nsga2", "NSGA2"),
 }
 # other names users know the same algorithms by
 _ALIASES = {"bayesopt": "gp", "genetic": "evolution", "quasirandom": "sobol",
-            "cma-es": "cmaes", "cma": "cmaes"}
+            "cma-es": "cmaes", "cma": "cmaes",
+            "nsga-ii": "nsga2", "nsgaii": "nsga2"}
 # SciPy optimisers by their own names: search="differential_evolution" is Scipy(that)
 _SCIPY_METHODS = ("differential_evolution", "nelder-mead", "powell", "dual_annealing",
                   "direct", "shgo", "brute")

@@ -10,11 +10,13 @@ it handed out (warm-start points included) so the algorithms can be written over
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from raysweep.search.base import FINISHED, Searcher
+from raysweep.domains import Categorical
+from raysweep.search.base import FINISHED, Searcher, _Finished
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -55,16 +57,17 @@ class Layout:
                     f"searcher cannot model (expected float, int or categorical)")
             self.kinds.append(kind)
             if kind == "categorical":
-                self.n_choices[j] = len(dim.domain.categories)
+                self.n_choices[j] = len(cast(Categorical, dim.domain).categories)
             elif kind == "int":
                 self.n_values[j] = _int_size(dim.domain)
-            self.parent.append(tuple(dim.parent) if dim.parent is not None else None)
+            parent = dim.parent
+            self.parent.append(None if parent is None else (int(parent[0]), int(parent[1])))
         kinds = np.array(self.kinds, dtype=object)
         self.cont = np.flatnonzero(kinds != "categorical")
         self.cat = np.flatnonzero(kinds == "categorical")
         self.order = _topological(self.parent)
 
-    def cat_index(self, u: np.ndarray, j: int) -> np.ndarray:
+    def cat_index(self, u: np.ndarray | float, j: int) -> np.ndarray:
         """Category index of dim ``j`` for unit values ``u`` (any shape)."""
         n = self.n_choices[j]
         return np.minimum((np.asarray(u) * n).astype(int), n - 1)
@@ -104,8 +107,9 @@ def _topological(parent: list[tuple[int, int] | None]) -> list[int]:
     def place(j: int) -> None:
         if j in placed:
             return
-        if parent[j] is not None:
-            place(parent[j][0])
+        selector = parent[j]
+        if selector is not None:
+            place(selector[0])
         placed.add(j)
         order.append(j)
 
@@ -147,21 +151,21 @@ class HistorySearcher(Searcher):
         self._priors: list[str] = []               # ids given to add_evaluated results
 
     # -- protocol -------------------------------------------------------------------------
-    def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
+    def suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
         config = super().suggest(trial_id)
         if isinstance(config, dict):
             self._record(trial_id, config)
         return config
 
-    def _suggest(self, trial_id: str) -> dict[str, Any] | None | object:
+    def _suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
         if self.layout.d == 0:  # only constants: nothing to model
             return self._no_free_parameters()
         return self._propose()
 
-    def _no_free_parameters(self) -> dict[str, Any] | object:
+    def _no_free_parameters(self) -> dict[str, Any] | _Finished:
         return self.space.sample(self.rng)
 
-    def _propose(self) -> dict[str, Any] | None | object:  # pragma: no cover - abstract
+    def _propose(self) -> dict[str, Any] | None | _Finished:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _observe(self, trial_id: str, result: dict[str, Any], *, final: bool) -> None:
@@ -206,7 +210,7 @@ class HistorySearcher(Searcher):
     def _pending_arrays(self, limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(U, active)`` of the trials handed out and not finished yet (sorted by id);
         with ``limit``, of the ``limit`` handed out last."""
-        pending = self._pending
+        pending: Collection[str] = self._pending
         if limit is not None and len(pending) > limit:
             pending = list(pending)[-limit:]
         ids = sorted(t for t in pending if t in self._u)

@@ -69,6 +69,8 @@ class Searcher:
 
     #: True when the searcher samples grid domains itself (only the grid searcher).
     supports_grid: bool = False
+    #: ``num_samples`` when the user gives none: 10 trials, or (grid) one pass of the grid.
+    default_num_samples: int = 10
     name: str = "searcher"
 
     def __init__(self, *, points_to_evaluate: list[dict[str, Any]] | None = None,
@@ -84,6 +86,16 @@ class Searcher:
                              f"got {max_concurrent!r}")
         self.points_to_evaluate = list(points_to_evaluate or [])
         self.max_concurrent = max_concurrent
+
+    def planned_trials(self, space: Space, num_samples: int | None) -> int | None:
+        """How many trials this searcher proposes over ``space`` before ``FINISHED``.
+
+        ``None`` (the default) means it proposes without end and the run stops after
+        ``num_samples`` trials. A searcher that ends by itself (the grid: its points times
+        ``num_samples`` passes) returns the count, and then the run does not count trials
+        against ``num_samples``. Answered from the arguments alone: no ``setup`` needed.
+        """
+        return None
 
     # -- lifecycle -------------------------------------------------------------------------
     def setup(self, space: Space, metric: str, mode: str, seed: int | np.random.SeedSequence,
@@ -111,9 +123,10 @@ class Searcher:
         if self._warm:
             config = self._warm.pop(0)
         else:
-            config = self._suggest(trial_id)
-            if config is None or config is FINISHED:
-                return config
+            suggested = self._suggest(trial_id)
+            if suggested is None or isinstance(suggested, _Finished):
+                return suggested
+            config = suggested
         self._pending[trial_id] = None
         return config
 

@@ -32,7 +32,13 @@ class Grid(Searcher):
     """
 
     supports_grid = True
+    default_num_samples = 1
     name = "grid"
+
+    def planned_trials(self, space: Space, num_samples: int | None) -> int:
+        """``points_to_evaluate``, then the grid ``num_samples`` times (once for None)."""
+        passes = 1 if num_samples is None else num_samples
+        return len(self.points_to_evaluate) + space.grid_size * passes
 
     def setup(self, space: Space, metric: str, mode: str, seed: int | np.random.SeedSequence,
               num_samples: int | None = None) -> None:

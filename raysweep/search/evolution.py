@@ -126,7 +126,7 @@ class Evolution(HistorySearcher):
         if not genes[active].any():
             genes[self.rng.choice(active)] = True
         for j in np.flatnonzero(genes):
-            child[j] = self._mutate(j, child[j])
+            child[j] = self._mutate(int(j), float(child[j]))
         return child
 
     def _mutate(self, j: int, u: float) -> float:

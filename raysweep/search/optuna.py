@@ -40,11 +40,12 @@ import numbers
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
-from raysweep.search.base import FINISHED, Searcher
+from raysweep.domains import Categorical
+from raysweep.search.base import FINISHED, Searcher, _Finished
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -126,7 +127,7 @@ class Optuna(Searcher):
         self._trials: dict[str, Any] = {}  # trial_id -> the running optuna Trial
 
     # -- protocol -------------------------------------------------------------------------
-    def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
+    def suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
         if self._study.stop.requested:
             return FINISHED
         config = super().suggest(trial_id)
@@ -184,7 +185,8 @@ class Optuna(Searcher):
             value = _suggest_one(trial, param)
             u[j] = _to_unit(dim.domain, param, value)
             if param.how in ("cat", "index"):
-                chosen[j] = dim.domain.index(value) if param.how == "cat" else int(value)
+                chosen[j] = (cast(Categorical, dim.domain).index(value) if param.how == "cat"
+                             else int(value))
         return trial, u
 
     def _optuna_params(self, config: dict[str, Any]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.stats import qmc
 
 from raysweep.search._common import HistorySearcher
-from raysweep.search.base import is_real
+from raysweep.search.base import _Finished, is_real
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -87,6 +87,7 @@ class PSO(HistorySearcher):
         self._ready: list[int] = list(range(n))      # particles free to move, in order
         self._moved = np.zeros(n, dtype=bool)         # at its initial position yet?
         self._owner: dict[str, int] = {}              # trial_id -> particle
+        self._next_owner: int | None = None          # the particle the suggest in progress moves
         self._swarm_x: np.ndarray | None = None
         self._swarm_loss = np.inf
 
@@ -110,7 +111,7 @@ class PSO(HistorySearcher):
         self._next_owner = p
         return config if config is not None else self.space.decode(self._x[p])
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
+    def suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
         self._next_owner = None
         config = super().suggest(trial_id)
         if isinstance(config, dict) and self._next_owner is not None:

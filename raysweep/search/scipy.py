@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from raysweep.search._common import HistorySearcher
-from raysweep.search.base import FINISHED
+from raysweep.search.base import FINISHED, _Finished
 
 if TYPE_CHECKING:
     from raysweep.space import Space
@@ -120,6 +120,7 @@ class Scipy(HistorySearcher):
         self._channel = _Channel(functools.partial(_config_key, space))
         self._thread: threading.Thread | None = None
         self._index: dict[str, int] = {}  # trial_id -> position in the current batch
+        self._handing: int | None = None  # the position the suggest in progress hands out
         self._opt_seed = int(self.rng.integers(2**63))
         weakref.finalize(self, self._channel.close)
         self._check_size(self.layout.d)
@@ -140,7 +141,7 @@ class Scipy(HistorySearcher):
                 f"Scipy('differential_evolution') or another searcher")
 
     # -- protocol -------------------------------------------------------------------------
-    def _propose(self) -> dict[str, Any] | None | object:
+    def _propose(self) -> dict[str, Any] | None | _Finished:
         channel = self._channel
         if self._thread is None:
             self._thread = threading.Thread(
@@ -172,11 +173,11 @@ class Scipy(HistorySearcher):
             return None
         return self._u[min(finite, key=lambda p: self._loss[p])].copy()
 
-    def _no_free_parameters(self) -> dict[str, Any] | object:
+    def _no_free_parameters(self) -> dict[str, Any] | _Finished:
         # nothing to optimise: the space has a single config
         return FINISHED if self._u else self.space.sample(self.rng)
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | None | object:
+    def suggest(self, trial_id: str) -> dict[str, Any] | None | _Finished:
         self._handing = None
         config = super().suggest(trial_id)
         if isinstance(config, dict) and self._handing is not None:

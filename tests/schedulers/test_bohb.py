@@ -49,7 +49,11 @@ def test_a_grid_searcher_is_refused_by_name():
 def test_a_user_searcher_gets_the_rungs():
     searcher = BOHBSearcher()
     BOHB(max_t=3).validate_searcher(searcher)
-    assert searcher.budgets == [1.0, 3.0]
+    assert searcher.budgets is None  # validation only checks
+    configured = BOHB(max_t=3).configure_searcher(searcher)
+    assert configured.budgets == [1.0, 3.0]
+    assert searcher.budgets is None  # a configured copy: the user's object is left alone
+    assert BOHB(max_t=3).configure_searcher(configured) is configured
 
 
 def test_a_searcher_measuring_budgets_in_another_time_attr_is_refused():
@@ -60,7 +64,8 @@ def test_a_searcher_measuring_budgets_in_another_time_attr_is_refused():
         BOHB(time_attr="time_total_s", max_t=9).validate_searcher(searcher)
     matching = BOHBSearcher(time_attr="time_total_s")
     BOHB(time_attr="time_total_s", max_t=9).validate_searcher(matching)
-    assert matching.budgets == [1.0, 3.0, 9.0]
+    configured = BOHB(time_attr="time_total_s", max_t=9).configure_searcher(matching)
+    assert configured.budgets == [1.0, 3.0, 9.0]
 
 
 def test_the_searcher_refuses_grid_domains():

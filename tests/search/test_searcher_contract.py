@@ -26,6 +26,7 @@ from raysweep.search import FINISHED, Grid, Random, Sobol
 from raysweep.search.cmaes import CMAES
 from raysweep.search.evolution import Evolution
 from raysweep.search.gp import GP
+from raysweep.search.nsga2 import NSGA2
 from raysweep.search.optuna import Optuna
 from raysweep.search.pso import PSO
 from raysweep.search.scipy import Scipy
@@ -41,6 +42,7 @@ FACTORIES = {
     "gp": lambda: GP(n_startup_trials=4, n_candidates=128, n_restarts=1),
     "evolution": lambda: Evolution(population_size=4),
     "pso": lambda: PSO(n_particles=4),
+    "nsga2": lambda: NSGA2(population_size=4),
     "differential_evolution": lambda: Scipy("differential_evolution", popsize=2),
     "nelder-mead": lambda: Scipy("nelder-mead"),
     "powell": lambda: Scipy("powell"),
