@@ -1,8 +1,14 @@
-"""Shared fixtures: one local Ray session (num_cpus=2) for every test that needs Ray."""
+"""Shared fixtures: one local Ray session (num_cpus=2) for every test that needs Ray.
+
+Every test that starts Ray (in this process or in a subprocess it launches) carries
+``@pytest.mark.ray``, so ``pytest -m "not ray"`` runs without Ray. Tests that ask for the
+``ray_session`` fixture are marked here as well, and a test without the marker that leaves Ray
+running in this process fails, naming itself."""
 
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -28,3 +34,23 @@ def ray_session():
 def storage(tmp_path):
     """A fresh storage_path per test."""
     return str(tmp_path / "results")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "ray_session" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.ray)
+
+
+def _ray_running() -> bool:
+    ray = sys.modules.get("ray")
+    return ray is not None and ray.is_initialized()
+
+
+@pytest.fixture(autouse=True)
+def _ray_tests_are_marked(request):
+    """A test that started Ray in this process must be marked ``ray`` (see the docstring)."""
+    before = _ray_running()
+    yield
+    if not before and _ray_running() and request.node.get_closest_marker("ray") is None:
+        pytest.fail(f"{request.node.nodeid} started Ray without @pytest.mark.ray", pytrace=False)

@@ -117,7 +117,7 @@ def test_csv_header_widens_and_a_resumed_run_appends(tmp_path):
 @pytest.mark.parametrize("kind", [CSVLogger, JSONLLogger])
 def test_the_runs_fast_path_writes_what_on_trial_result_writes(tmp_path, kind):
     """During a run the file loggers get each report with the journal's JSON text
-    (``_log_report``); the bytes must be those of the public ``on_trial_result``."""
+    (``ReportSink.log_report``); the bytes must be those of ``on_trial_result``."""
     import numpy as np
 
     from raysweep.storage import dumps
@@ -138,7 +138,7 @@ def test_the_runs_fast_path_writes_what_on_trial_result_writes(tmp_path, kind):
     for result in reports:
         for trial in trials:
             public.on_trial_result(trial, {**result, "trial_id": trial.trial_id})
-            fast._log_report(trial, result, dumps(result))
+            fast.log_report(trial, result, dumps(result))
     public.on_experiment_end(None)
     fast.on_experiment_end(None)
     name = kind.filename
@@ -146,14 +146,15 @@ def test_the_runs_fast_path_writes_what_on_trial_result_writes(tmp_path, kind):
 
 
 def test_logger_subclasses_that_override_on_trial_result_are_called():
-    from raysweep.callbacks import _logs_reports
+    from raysweep.callbacks import ReportSink, takes_encoded_reports
 
     class Mine(CSVLogger):
         def on_trial_result(self, trial, result):
             super().on_trial_result(trial, result)
 
-    assert _logs_reports(CSVLogger()) and _logs_reports(JSONLLogger())
-    assert not _logs_reports(Mine()) and not _logs_reports(Callback())
+    assert takes_encoded_reports(CSVLogger()) and takes_encoded_reports(JSONLLogger())
+    assert not takes_encoded_reports(Mine()) and not takes_encoded_reports(Callback())
+    assert isinstance(Mine(), ReportSink)
 
 
 def test_loggers_close_their_files_when_the_run_raises(storage):

@@ -32,7 +32,7 @@ import pytest
 
 psutil = pytest.importorskip("psutil")
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.cluster, pytest.mark.ray, pytest.mark.timeout(180)]
 
 _NODE_START_TIMEOUT_S = 60.0
 

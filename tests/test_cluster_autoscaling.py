@@ -22,7 +22,7 @@ from test_cluster import LocalCluster, _free_port
 
 pytest.importorskip("psutil")  # LocalCluster finds its node processes with it
 
-pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.cluster, pytest.mark.ray, pytest.mark.timeout(240)]
 
 WORKER_TYPE = {"resources": {"CPU": 2, "auto_res": 1}, "node_config": {},
                "min_workers": 0, "max_workers": 2}

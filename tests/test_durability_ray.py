@@ -15,7 +15,7 @@ import pytest
 
 import raysweep as rs
 
-pytestmark = pytest.mark.usefixtures("ray_session")
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_session")]
 
 
 def _crashing_grid(storage, tmp_path, *, once: bool, max_failures: int):

@@ -58,6 +58,7 @@ def _experiment_dirs(output: str, storage: Path) -> list[Path]:
     return dirs
 
 
+@pytest.mark.ray  # each example starts its own local Ray
 @pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")
                                         if p.stem not in SEPARATE | TORCH))
 def test_example_runs(name, tmp_path):
@@ -66,6 +67,7 @@ def test_example_runs(name, tmp_path):
     assert _experiment_dirs(proc.stdout, storage), proc.stdout[-3000:]
 
 
+@pytest.mark.ray
 def test_quickstart_as_the_readme_runs_it(tmp_path):
     """README command (1) on a fresh machine: no RAY_ADDRESS, no Ray token in the home
     directory, nothing running; raysweep starts its own local Ray."""
@@ -104,6 +106,7 @@ def _journal(path: Path) -> list[dict]:
     return [json.loads(line) for line in lines[:-1] if line.strip()]  # the last may be torn
 
 
+@pytest.mark.ray
 def test_resume_example_is_interrupted_then_resumed(tmp_path):
     storage = tmp_path / "results"
     journal = storage / "resume_demo" / "journal.jsonl"

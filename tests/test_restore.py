@@ -58,6 +58,7 @@ def _snapshot(path):
     return finished, history
 
 
+@pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 @pytest.mark.parametrize("kill_after_lines", [2, 25, 60])
 def test_sigkill_of_the_driver_then_resume_loses_nothing(tmp_path, kill_after_lines):
@@ -236,7 +237,7 @@ def counting(config):
         rs.report({"loss": float(value)}, checkpoint={"value": value})
 
 
-@pytest.mark.parametrize("executor", ["inline", "ray"])
+@pytest.mark.parametrize("executor", ["inline", pytest.param("ray", marks=pytest.mark.ray)])
 @pytest.mark.parametrize("objective", [counting, Counter])
 def test_pause_and_resume_continue_without_gap_or_repeat(storage, executor, objective, request):
     if executor == "ray":

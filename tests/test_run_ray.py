@@ -9,7 +9,7 @@ import pytest
 
 import raysweep as rs
 
-pytestmark = pytest.mark.usefixtures("ray_session")
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_session")]
 
 
 def test_trivial_sweep_runs_on_reused_actors(storage):

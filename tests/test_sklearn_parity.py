@@ -66,6 +66,7 @@ def test_a_random_state_object_gives_the_same_draws_as_scikit_learn(iris):
     assert ours.cv_results_["params"] == theirs.cv_results_["params"]
 
 
+@pytest.mark.ray
 def test_the_randomized_alias_matches_and_names_n_iter(iris, ray_session):
     from raysweep.sklearn import RandomizedSearchCV as RaysweepRandomized
 
@@ -191,7 +192,7 @@ class DataKind(ClassifierMixin, BaseEstimator):
         return float(self.kind_ == "DataFrame")
 
 
-@pytest.mark.parametrize("executor", ["inline", "ray"])
+@pytest.mark.parametrize("executor", ["inline", pytest.param("ray", marks=pytest.mark.ray)])
 def test_set_config_reaches_the_trials(iris, executor, request):
     if executor == "ray":
         request.getfixturevalue("ray_session")

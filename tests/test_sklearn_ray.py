@@ -17,7 +17,7 @@ import raysweep as rs
 from raysweep._sklearn.data import RayData
 from raysweep.sklearn import SearchCV
 
-pytestmark = pytest.mark.usefixtures("ray_session")
+pytestmark = [pytest.mark.ray, pytest.mark.usefixtures("ray_session")]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from typing import Any
 
 from raysweep import journal
 from raysweep import storage as _storage
-from raysweep.callbacks import _logs_reports
+from raysweep.callbacks import takes_encoded_reports as _logs_reports
 from raysweep.decisions import Decision, Fork, New, Resume, Wait
 from raysweep.errors import MissingMetric, ResumeMismatch, TrialError
 from raysweep.execution.checkpoints import CheckpointBook
@@ -409,8 +409,8 @@ class Controller:
                     self.executor.decide(trial_id, Decision.STOP)
         encoded = None if self.storage is None else \
             self.storage.append_report(trial_id, result, payload is not None)
-        for logger_ in self._report_loggers:  # the file loggers reuse the journal's text
-            logger_._log_report(trial, result, encoded)
+        for sink in self._report_loggers:  # ReportSinks: the file loggers reuse the journal's text
+            sink.log_report(trial, result, encoded)
         result = dict(result)
         result["trial_id"] = trial_id
         for callback in self._result_callbacks:

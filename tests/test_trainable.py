@@ -186,6 +186,7 @@ class _Counts(rs.Callback):
         self.counts["experiment_end"] += 1
 
 
+@pytest.mark.ray
 @pytest.mark.usefixtures("ray_session")
 def test_pbt_clones_a_trainable_on_ray_and_hooks_run_as_documented(storage):
     counts = _Counts()
