@@ -228,6 +228,7 @@ class GP(HistorySearcher):
             X = base.copy()
             X[:, self._num_cols] = np.where(mask > 0, z.reshape(m, c), 0.5)
             value, grad = self._acq(model, X, best, gradient=True)
+            assert grad is not None   # gradient=True always returns one
             g = grad[:, self._num_cols] * mask
             return -float(value.sum()), -g.ravel()
 

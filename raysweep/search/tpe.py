@@ -147,8 +147,8 @@ class TPE(HistorySearcher):
             rows = active[:, cols[0]]
             values, gain = self._sample_group(cols, U[rows][:, cols], loss[rows], done[rows],
                                               int(on.sum()))
-            cands[np.ix_(on, cols)] = values
-            decided[np.ix_(on, cols)] = True
+            cands[np.ix_(on, np.asarray(cols))] = values
+            decided[np.ix_(on, np.asarray(cols))] = True
             score[on] += gain
         best_first = np.argsort(-score, kind="stable")
         return self._first_new(cands[best_first]) or self._random_config()
