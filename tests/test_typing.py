@@ -22,15 +22,23 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.mark.xfail(strict=False, reason="issue 16 in progress")
-@pytest.mark.timeout(900)
-def test_package_type_checks_clean():
+def start_mypy() -> subprocess.Popen:
+    """Start mypy in the background (at niceness 19: it takes only CPU the tests leave idle).
+
+    ``conftest.py`` calls this when the test below is collected, so the two minutes of CPU
+    that a cold mypy run takes overlap the rest of the suite instead of adding to it."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
+    return subprocess.Popen(
         [sys.executable, "-m", "mypy", "--no-error-summary", "--show-error-codes"],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: os.nice(19),
     )
-    report = proc.stdout + proc.stderr
+
+
+@pytest.mark.timeout(900)
+def test_package_type_checks_clean(request):
+    proc = getattr(request.config, "_raysweep_mypy", None) or start_mypy()
+    report, _ = proc.communicate(timeout=880)
     errors = [line for line in report.splitlines() if ": error:" in line]
     assert proc.returncode == 0 and not errors, (
         f"mypy found {len(errors)} error(s) (exit {proc.returncode}):\n{report}"

@@ -306,6 +306,7 @@ class _Posterior:
                                options={"maxiter": _FIT_MAXITER, "gtol": _FIT_GTOL})
                 if best is None or res.fun < best.fun:
                     best = res
+            assert best is not None  # starts is never empty
             return best.x, best.fun
 
         gpr = GaussianProcessRegressor(kernel, optimizer=optimizer, normalize_y=False,
