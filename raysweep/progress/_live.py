@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import atexit
 import io
-import time
 from collections import deque
 from typing import Any
 
@@ -39,15 +38,9 @@ class LiveReporter(PlainReporter):
         self._live: Any = None
 
     def update(self, controller: Any) -> None:
-        if self.verbose < 1:
-            return
-        now = time.monotonic()
-        if now - self._last_scan_at < self._scan_interval_s:
-            return
-        self._last_scan_at = now
-        self._controller = controller
-        snapshot = self._scan(controller)
-        self._show(snapshot, final=False)
+        snapshot = self._due_scan(controller)
+        if snapshot is not None:
+            self._show(snapshot, final=False)
 
     def _show(self, snapshot: Snapshot, final: bool) -> None:
         """Draw once: the first call starts the live display, the final one stops it."""
@@ -121,14 +114,9 @@ class JupyterReporter(PlainReporter):
         self._trial_lines: deque[str] = deque(maxlen=20)
 
     def update(self, controller: Any) -> None:
-        if self.verbose < 1:
-            return
-        now = time.monotonic()
-        if now - self._last_scan_at < self._scan_interval_s:
-            return
-        self._last_scan_at = now
-        self._controller = controller
-        self._show(self._scan(controller), final=False)
+        snapshot = self._due_scan(controller)
+        if snapshot is not None:
+            self._show(snapshot, final=False)
 
     def _show(self, snapshot: Snapshot, final: bool) -> None:
         from rich.console import Console, Group  # noqa: PLC0415

@@ -96,16 +96,24 @@ class PlainReporter:
         self._controller: Any = None
         self._closed = False
 
-    def update(self, controller: Any) -> None:
-        """Called every driver-loop iteration; does work only when a line is due."""
+    def _due_scan(self, controller: Any) -> Snapshot | None:
+        """The trials scanned anew when a scan is due (every ``_scan_interval_s``), else
+        None; the time of the scan is ``_last_scan_at``."""
         if self.verbose < 1:
-            return
+            return None
         now = time.monotonic()
         if now - self._last_scan_at < self._scan_interval_s:
-            return
+            return None
         self._last_scan_at = now
         self._controller = controller
-        snapshot = self._scan(controller)
+        return self._scan(controller)
+
+    def update(self, controller: Any) -> None:
+        """Called every driver-loop iteration; does work only when a line is due."""
+        snapshot = self._due_scan(controller)
+        if snapshot is None:
+            return
+        now = self._last_scan_at
         if self.verbose >= 2:
             for trial in snapshot.finished_now:
                 self._print(trial_line(trial, self.metric))
