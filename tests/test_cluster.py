@@ -355,12 +355,18 @@ def _sweep_with_a_doomed_node(cluster, tmp_path, node_name: str, steps: int, run
 
 def _wait_for_kill_point(journal, signal_dir, driver, node: str) -> list[dict]:
     """The journal's events once a trial has finished and another is mid-way on ``node``
-    (it leaves a file in ``signal_dir``): the moment to kill that node."""
+    (it leaves a file in ``signal_dir``) with a checkpoint the driver has journaled (so the
+    node's loss must restart it from that checkpoint, not from scratch; without waiting for
+    the journal, a driver slowed by load may not have received the checkpoint yet): the
+    moment to kill that node."""
     deadline = time.monotonic() + 90
     while True:
         events = _journal(journal)
         done = {e["id"] for e in events if e["e"] == "s" and e["s"] == "TERMINATED"}
-        if done and any(signal_dir.iterdir()):
+        checkpointed_there = any(
+            e["e"] == "r" and e.get("ck") and e["r"].get("node") == node and e["id"] not in done
+            for e in events)
+        if done and checkpointed_there and any(signal_dir.iterdir()):
             return events
         assert driver.poll() is None, "the sweep ended before the node could be killed"
         assert time.monotonic() < deadline, f"no trial finished / reached {node} in time"
