@@ -16,6 +16,7 @@ from typing import Any
 
 from raysweep.callbacks import Callback, _scalar
 from raysweep.space import flatten
+from raysweep.storage import atomic_write
 from raysweep.trial import Trial, TrialStatus
 
 logger = logging.getLogger("raysweep")
@@ -36,11 +37,7 @@ def _experiment_token(path: str) -> str:
     except FileNotFoundError:
         pass
     token = uuid.uuid4().hex[:12]  # an identity, not a random choice of the search
-    os.makedirs(path, exist_ok=True)
-    partial = f"{token_path}.{token}.tmp"
-    with open(partial, "w", encoding="utf-8") as handle:
-        handle.write(token + "\n")
-    os.replace(partial, token_path)
+    atomic_write(token_path, token + "\n")  # fsynced: a kill cannot leave another id behind
     return token
 
 

@@ -167,6 +167,8 @@ def _run_parts(path):
     return parts
 
 
+@pytest.mark.ray  # rs.restore runs the rest on Ray (the executor is not a stored argument)
+@pytest.mark.usefixtures("ray_session")
 def test_a_resumed_trial_continues_its_wandb_run_after_a_driver_kill(tmp_path, monkeypatch):
     import signal  # noqa: PLC0415
     import subprocess  # noqa: PLC0415
