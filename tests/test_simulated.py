@@ -348,7 +348,9 @@ def test_the_gc_freeze_leaves_other_users_of_gc_freeze_alone():
         other = _GcFreezer(every=1)
         other.step(5)
         other.release()
-        assert not other.active and gc.get_freeze_count() == frozen
+        # not unfrozen by us (an unfreeze empties it; frozen objects freed by their
+        # refcount in the meantime may lower the count a little, so no equality)
+        assert not other.active and gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
 
